@@ -1,0 +1,373 @@
+/*
+ * conf: one table per group of settings, so that defaults, bounds and
+ * the list of known names live in one place. Every error names the
+ * file and line; unknown settings are errors, never ignored.
+ */
+#include <errno.h>
+#include <libconfig.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/un.h>
+
+#include "conf.h"
+#include "xmalloc.h"
+
+enum setting_type {
+	ST_STRING,
+	ST_INT,
+};
+
+typedef const char *setting_check(const char *);
+
+struct setting {
+	const char		*name;
+	enum setting_type	 type;
+	size_t			 off;		/* in the target struct */
+	int			 required;
+	const char		*def;		/* string default */
+	long long		 def_int, min, max;
+	setting_check		*check;		/* NULL or the reason it is bad */
+};
+
+static const char	*check_name(const char *);
+static const char	*check_abspath(const char *);
+static const char	*check_socket(const char *);
+static const char	*check_log(const char *);
+static const char	*check_word(const char *);
+
+#define STR(st, f, req, def, chk) \
+	{ #f, ST_STRING, offsetof(struct st, f), req, def, 0, 0, 0, chk }
+#define INT(st, f, def, lo, hi) \
+	{ #f, ST_INT, offsetof(struct st, f), 0, NULL, def, lo, hi, NULL }
+
+static const struct setting top_settings[] = {
+	STR(conf, node, 1, NULL, check_name),
+	STR(conf, runtime, 0, "podman", check_word),
+	STR(conf, state_dir, 0, "/var/lib/layersync", check_abspath),
+	STR(conf, control_socket, 0, "/run/layersync/layersync.sock",
+	    check_socket),
+	STR(conf, log, 0, "stderr", check_log),
+	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const struct setting peer_settings[] = {
+	STR(conf_peer, name, 1, NULL, check_name),
+	STR(conf_peer, address, 1, NULL, check_word),
+	INT(conf_peer, port, 22, 1, 65535),
+	STR(conf_peer, user, 0, "root", check_name),
+	STR(conf_peer, identity, 1, NULL, check_abspath),
+	STR(conf_peer, known_hosts, 1, NULL, check_abspath),
+	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
+};
+
+/* Top-level names handled outside the table. */
+static const char *const top_lists[] = { "peers", NULL };
+
+struct parse {
+	const char	*path;
+	struct buf	*errs;
+	int		 nerrs;
+};
+
+static void	errorf(struct parse *, int line, const char *, ...)
+		    __attribute__((format(printf, 3, 4)));
+
+static void
+errorf(struct parse *p, int line, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (line > 0)
+		buf_addf(p->errs, "%s:%d: ", p->path, line);
+	else
+		buf_addf(p->errs, "%s: ", p->path);
+	va_start(ap, fmt);
+	buf_vaddf(p->errs, fmt, ap);
+	va_end(ap);
+	buf_addch(p->errs, '\n');
+	p->nerrs++;
+}
+
+int
+conf_name_valid(const char *s)
+{
+	size_t	 i, n = strlen(s);
+
+	if (n == 0 || n > CONF_NAME_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		char	 c = s[i];
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9'))
+			continue;
+		if (i > 0 && (c == '_' || c == '.' || c == '-'))
+			continue;
+		return 0;
+	}
+	return 1;
+}
+
+static const char *
+check_name(const char *s)
+{
+	return conf_name_valid(s) ? NULL : "must be 1-63 characters of "
+	    "letters, digits, '_', '.' or '-', starting with a letter or digit";
+}
+
+static const char *
+check_abspath(const char *s)
+{
+	return s[0] == '/' ? NULL : "must be an absolute path";
+}
+
+static const char *
+check_socket(const char *s)
+{
+	if (s[0] != '/')
+		return "must be an absolute path";
+	if (strlen(s) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		return "is too long for a unix socket path";
+	return NULL;
+}
+
+static const char *
+check_log(const char *s)
+{
+	if (strcmp(s, "stderr") == 0 || strcmp(s, "syslog") == 0)
+		return NULL;
+	return "must be \"stderr\" or \"syslog\"";
+}
+
+static const char *
+check_word(const char *s)
+{
+	if (s[0] == '\0')
+		return "must not be empty";
+	if (strpbrk(s, " \t\n\r'\"\\") != NULL)
+		return "must not contain spaces or quotes";
+	return NULL;
+}
+
+static const struct setting *
+setting_find(const struct setting *tab, const char *name)
+{
+	for (; tab->name != NULL; tab++)
+		if (strcmp(tab->name, name) == 0)
+			return tab;
+	return NULL;
+}
+
+static int
+name_in(const char *const *list, const char *name)
+{
+	for (; *list != NULL; list++)
+		if (strcmp(*list, name) == 0)
+			return 1;
+	return 0;
+}
+
+/* Report every member of group that neither tab nor extra knows. */
+static void
+check_unknown(struct parse *p, config_setting_t *group,
+    const struct setting *tab, const char *const *extra, const char *where)
+{
+	config_setting_t	*s;
+	int			 i;
+
+	for (i = 0; (s = config_setting_get_elem(group, i)) != NULL; i++) {
+		const char	*name = config_setting_name(s);
+
+		if (setting_find(tab, name) == NULL &&
+		    (extra == NULL || !name_in(extra, name)))
+			errorf(p, config_setting_source_line(s),
+			    "unknown setting '%s%s'", where, name);
+	}
+}
+
+static void
+apply_one(struct parse *p, config_setting_t *group, int group_line,
+    const struct setting *st, void *base, const char *where)
+{
+	config_setting_t	*s = config_setting_get_member(group, st->name);
+	int			 line;
+	const char		*why;
+
+	if (s == NULL) {
+		if (st->required)
+			errorf(p, group_line, "missing required setting '%s%s'",
+			    where, st->name);
+		else if (st->type == ST_STRING)
+			*(char **)((char *)base + st->off) = xstrdup(st->def);
+		else
+			*(long long *)((char *)base + st->off) = st->def_int;
+		return;
+	}
+	line = config_setting_source_line(s);
+	if (st->type == ST_STRING) {
+		const char	*v = config_setting_get_string(s);
+
+		if (v == NULL) {
+			errorf(p, line, "'%s%s' must be a string", where,
+			    st->name);
+			return;
+		}
+		if (st->check != NULL && (why = st->check(v)) != NULL) {
+			errorf(p, line, "'%s%s' %s (got \"%s\")", where,
+			    st->name, why, v);
+			return;
+		}
+		*(char **)((char *)base + st->off) = xstrdup(v);
+	} else {
+		long long	 v;
+
+		if (config_setting_type(s) != CONFIG_TYPE_INT &&
+		    config_setting_type(s) != CONFIG_TYPE_INT64) {
+			errorf(p, line, "'%s%s' must be an integer", where,
+			    st->name);
+			return;
+		}
+		v = config_setting_get_int64(s);
+		if (v < st->min || v > st->max) {
+			errorf(p, line, "'%s%s' must be between %lld and %lld "
+			    "(got %lld)", where, st->name, st->min, st->max, v);
+			return;
+		}
+		*(long long *)((char *)base + st->off) = v;
+	}
+}
+
+static void
+apply_table(struct parse *p, config_setting_t *group, int group_line,
+    const struct setting *tab, void *base, const char *where)
+{
+	for (; tab->name != NULL; tab++)
+		apply_one(p, group, group_line, tab, base, where);
+}
+
+static void
+peer_free(struct conf_peer *peer)
+{
+	free(peer->name);
+	free(peer->address);
+	free(peer->user);
+	free(peer->identity);
+	free(peer->known_hosts);
+	free(peer);
+}
+
+static void
+parse_peers(struct parse *p, struct conf *conf, config_setting_t *list)
+{
+	config_setting_t	*g;
+	struct conf_peer	*peer;
+	char			 where[32];
+	int			 i, line;
+
+	if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+		errorf(p, config_setting_source_line(list),
+		    "'peers' must be a list of groups: ( { name = ...; }, ... )");
+		return;
+	}
+	for (i = 0; (g = config_setting_get_elem(list, i)) != NULL; i++) {
+		line = config_setting_source_line(g);
+		snprintf(where, sizeof(where), "peers.[%d].", i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			errorf(p, line, "'peers.[%d]' must be a group", i);
+			continue;
+		}
+		peer = xcalloc(1, sizeof(*peer));
+		peer->line = line;
+		check_unknown(p, g, peer_settings, NULL, where);
+		apply_table(p, g, line, peer_settings, peer, where);
+		if (peer->name != NULL && conf->node != NULL &&
+		    strcmp(peer->name, conf->node) == 0)
+			errorf(p, line, "peer '%s' has this node's own name",
+			    peer->name);
+		else if (peer->name != NULL &&
+		    conf_peer_find(conf, peer->name) != NULL)
+			errorf(p, line, "peer '%s' is defined twice",
+			    peer->name);
+		TAILQ_INSERT_TAIL(&conf->peers, peer, entry);
+	}
+}
+
+/* Say why the file could not be parsed, in file:line form. */
+static void
+syntax_error(struct parse *p, config_t *cfg)
+{
+	const char	*file = config_error_file(cfg);
+
+	if (config_error_type(cfg) == CONFIG_ERR_FILE_IO || file == NULL) {
+		buf_addf(p->errs, "%s: cannot read: %s\n", p->path,
+		    errno != 0 ? strerror(errno) : "I/O error");
+	} else {
+		buf_addf(p->errs, "%s:%d: syntax error: %s\n", file,
+		    config_error_line(cfg), config_error_text(cfg));
+	}
+	p->nerrs++;
+}
+
+struct conf *
+conf_load(const char *path, struct buf *errs)
+{
+	struct parse		 p = { path, errs, 0 };
+	struct conf		*conf;
+	config_t		 cfg;
+	config_setting_t	*root, *peers;
+
+	config_init(&cfg);
+	errno = 0;
+	if (config_read_file(&cfg, path) != CONFIG_TRUE) {
+		syntax_error(&p, &cfg);
+		config_destroy(&cfg);
+		return NULL;
+	}
+	conf = xcalloc(1, sizeof(*conf));
+	TAILQ_INIT(&conf->peers);
+	conf->path = xstrdup(path);
+	root = config_root_setting(&cfg);
+	check_unknown(&p, root, top_settings, top_lists, "");
+	apply_table(&p, root, 0, top_settings, conf, "");
+	if ((peers = config_setting_get_member(root, "peers")) != NULL)
+		parse_peers(&p, conf, peers);
+	config_destroy(&cfg);
+	if (p.nerrs > 0) {
+		conf_free(conf);
+		return NULL;
+	}
+	return conf;
+}
+
+void
+conf_free(struct conf *conf)
+{
+	struct conf_peer	*peer, *tmp;
+
+	if (conf == NULL)
+		return;
+	TAILQ_FOREACH_SAFE(peer, &conf->peers, entry, tmp) {
+		TAILQ_REMOVE(&conf->peers, peer, entry);
+		peer_free(peer);
+	}
+	free(conf->path);
+	free(conf->node);
+	free(conf->runtime);
+	free(conf->state_dir);
+	free(conf->control_socket);
+	free(conf->log);
+	free(conf);
+}
+
+struct conf_peer *
+conf_peer_find(const struct conf *conf, const char *name)
+{
+	struct conf_peer	*peer;
+
+	TAILQ_FOREACH(peer, &conf->peers, entry)
+		if (peer->name != NULL && strcmp(peer->name, name) == 0)
+			return peer;
+	return NULL;
+}

@@ -1,0 +1,46 @@
+/*
+ * conf: layersync.conf, parsed with libconfig into a struct conf.
+ *
+ * conf_load() checks the whole file and reports every problem as a
+ * "file:line: message" line in the caller's buf; it returns NULL if
+ * there was any. A struct conf is owned by whoever loaded it and is
+ * freed whole by conf_free(); a reload builds a new one.
+ */
+#ifndef LS_CONF_H
+#define LS_CONF_H
+
+#include <bsd/sys/queue.h>
+
+#include "buf.h"
+
+#define CONF_DEFAULT_PATH	"/etc/layersync/layersync.conf"
+#define CONF_NAME_MAX		63	/* node, peer and container names */
+
+struct conf_peer {
+	TAILQ_ENTRY(conf_peer)	 entry;
+	char			*name;
+	char			*address;
+	long long		 port;
+	char			*user;
+	char			*identity;	/* private key file */
+	char			*known_hosts;	/* pins the peer's host key */
+	int			 line;		/* where it was defined */
+};
+TAILQ_HEAD(conf_peers, conf_peer);
+
+struct conf {
+	char			*path;
+	char			*node;
+	char			*runtime;	/* podman or a docker-like CLI */
+	char			*state_dir;
+	char			*control_socket;
+	char			*log;		/* "stderr" or "syslog" */
+	struct conf_peers	 peers;
+};
+
+struct conf	*conf_load(const char *path, struct buf *errs);
+void		 conf_free(struct conf *);
+struct conf_peer *conf_peer_find(const struct conf *, const char *name);
+int		 conf_name_valid(const char *);
+
+#endif

@@ -1,0 +1,179 @@
+/*
+ * daemon: start-up, the control commands it answers, and shutdown.
+ *
+ * The daemon owns one struct conf at a time. A reload parses the new
+ * file into a fresh struct and swaps it in only if it is valid; the
+ * settings that cannot change under a running loop (the control socket
+ * path) keep their old value until restart, and the log says so.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "conf.h"
+#include "control.h"
+#include "daemon.h"
+#include "log.h"
+#include "loop.h"
+#include "xmalloc.h"
+
+struct daemon {
+	char		*conf_path;
+	struct conf	*conf;
+	struct loop	*loop;
+	struct control	*ctl;
+	long long	 started_ms;
+};
+
+/* Load and check a config, logging every error. NULL if it is bad. */
+static struct conf *
+load_conf(const char *path)
+{
+	struct buf	 errs;
+	struct conf	*conf;
+	char		*line, *next;
+
+	buf_init(&errs);
+	if ((conf = conf_load(path, &errs)) == NULL) {
+		for (line = errs.data; *line != '\0'; line = next) {
+			next = strchr(line, '\n');
+			*next++ = '\0';
+			log_errx("%s", line);
+		}
+	}
+	buf_release(&errs);
+	return conf;
+}
+
+static int
+mkdir_p(const char *path, mode_t mode)
+{
+	char	*p = xstrdup(path), *s;
+	int	 r = 0;
+
+	for (s = p + 1; r == 0 && (s = strchr(s, '/')) != NULL; s++) {
+		*s = '\0';
+		if (mkdir(p, 0755) == -1 && errno != EEXIST)
+			r = -1;
+		*s = '/';
+	}
+	if (r == 0 && mkdir(p, mode) == -1 && errno != EEXIST)
+		r = -1;
+	free(p);
+	return r;
+}
+
+static void
+cmd_status(struct control_client *c, int argc, char **argv, void *arg)
+{
+	struct daemon		*d = arg;
+	struct conf_peer	*peer;
+
+	(void)argc;
+	(void)argv;
+	control_out(c, "node: %s", d->conf->node);
+	control_out(c, "pid: %d", (int)getpid());
+	control_out(c, "uptime: %.1f s",
+	    (double)(loop_now_ms() - d->started_ms) / 1000.0);
+	control_out(c, "config: %s", d->conf->path);
+	control_out(c, "runtime: %s", d->conf->runtime);
+	control_out(c, "state dir: %s", d->conf->state_dir);
+	TAILQ_FOREACH(peer, &d->conf->peers, entry)
+		control_out(c, "peer %s: %s@%s port %lld", peer->name,
+		    peer->user, peer->address, peer->port);
+	control_out(c, "containers: none");
+	control_done(c, 1, NULL);
+}
+
+static void
+on_stop(struct loop *loop, int signo, void *arg)
+{
+	(void)arg;
+	log_notice("received %s, shutting down", strsignal(signo));
+	loop_stop(loop);
+}
+
+static void
+on_reload(struct loop *loop, int signo, void *arg)
+{
+	struct daemon	*d = arg;
+	struct conf	*conf;
+
+	(void)loop;
+	(void)signo;
+	if ((conf = load_conf(d->conf_path)) == NULL) {
+		log_errx("configuration reload failed, keeping the old one");
+		return;
+	}
+	if (strcmp(conf->control_socket, d->conf->control_socket) != 0)
+		log_warnx("control_socket changed to %s: it takes effect at "
+		    "the next restart", conf->control_socket);
+	free(conf->control_socket);
+	conf->control_socket = xstrdup(d->conf->control_socket);
+	conf_free(d->conf);
+	d->conf = conf;
+	log_notice("configuration reloaded from %s", d->conf_path);
+}
+
+static int
+daemon_setup(struct daemon *d)
+{
+	struct ls_err	 err;
+
+	if (mkdir_p(d->conf->state_dir, 0700) == -1) {
+		log_err("state_dir %s", d->conf->state_dir);
+		return -1;
+	}
+	if ((d->loop = loop_new()) == NULL) {
+		log_err("epoll");
+		return -1;
+	}
+	if (loop_add_signal(d->loop, SIGTERM, on_stop, d) == -1 ||
+	    loop_add_signal(d->loop, SIGINT, on_stop, d) == -1 ||
+	    loop_add_signal(d->loop, SIGHUP, on_reload, d) == -1) {
+		log_err("signalfd");
+		return -1;
+	}
+	if ((d->ctl = control_open(d->loop, d->conf->control_socket,
+	    &err)) == NULL) {
+		log_errx("%s", err.msg);
+		return -1;
+	}
+	control_register(d->ctl, "status", cmd_status, d);
+	return 0;
+}
+
+int
+daemon_run(const char *conf_path, int verbose)
+{
+	struct daemon	 d = { 0 };
+	int		 r = 1;
+
+	d.conf_path = xstrdup(conf_path);
+	if ((d.conf = load_conf(conf_path)) == NULL)
+		goto out;
+	log_init(strcmp(d.conf->log, "syslog") == 0 ? LOG_TO_SYSLOG :
+	    LOG_TO_STDERR, verbose, "layersync");
+	signal(SIGPIPE, SIG_IGN);
+	if (daemon_setup(&d) == -1)
+		goto out;
+	d.started_ms = loop_now_ms();
+	log_notice("node %s started (pid %d), control socket %s",
+	    d.conf->node, (int)getpid(), d.conf->control_socket);
+	if (loop_run(d.loop) == -1)
+		log_err("event loop");
+	else
+		r = 0;
+	log_notice("node %s stopped", d.conf->node);
+out:
+	control_close(d.ctl);
+	loop_free(d.loop);
+	conf_free(d.conf);
+	free(d.conf_path);
+	return r;
+}

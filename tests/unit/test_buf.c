@@ -1,0 +1,107 @@
+/* test_buf: the growable buffer keeps its invariants. */
+#include <check.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+
+START_TEST(test_new_buffer_is_empty_and_terminated)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	ck_assert_ptr_nonnull(b.data);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_str_eq(b.data, "");
+	buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_appends_grow_and_stay_terminated)
+{
+	struct buf	 b;
+	int		 i;
+
+	buf_init(&b);
+	for (i = 0; i < 10000; i++)
+		buf_addch(&b, 'a' + i % 26);
+	ck_assert_uint_eq(b.len, 10000);
+	ck_assert_int_eq(b.data[10000], '\0');
+	ck_assert_int_eq(b.data[27], 'b');
+	buf_addf(&b, "%s-%d", "x", 42);
+	ck_assert_str_eq(b.data + 10000, "x-42");
+	buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_long_formatted_append)
+{
+	struct buf	 b;
+	char		 big[5000];
+
+	memset(big, 'z', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	buf_init(&b);
+	buf_addstr(&b, "head:");
+	buf_addf(&b, "%s:tail", big);
+	ck_assert_uint_eq(b.len, 5 + 4999 + 5);
+	ck_assert_int_eq(strncmp(b.data, "head:zzz", 8), 0);
+	ck_assert_str_eq(b.data + b.len - 5, ":tail");
+	buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_consume_drops_the_front)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	buf_addstr(&b, "hello world");
+	buf_consume(&b, 6);
+	ck_assert_str_eq(b.data, "world");
+	buf_consume(&b, 100);
+	ck_assert_uint_eq(b.len, 0);
+	ck_assert_str_eq(b.data, "");
+	buf_release(&b);
+}
+END_TEST
+
+START_TEST(test_detach_hands_over_and_leaves_usable)
+{
+	struct buf	 b;
+	size_t		 len;
+	char		*s;
+
+	buf_init(&b);
+	buf_addstr(&b, "mine");
+	s = buf_detach(&b, &len);
+	ck_assert_str_eq(s, "mine");
+	ck_assert_uint_eq(len, 4);
+	ck_assert_uint_eq(b.len, 0);
+	buf_addstr(&b, "again");
+	ck_assert_str_eq(b.data, "again");
+	free(s);
+	buf_release(&b);
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("buf");
+	TCase	*tc = tcase_create("buf");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_test(tc, test_new_buffer_is_empty_and_terminated);
+	tcase_add_test(tc, test_appends_grow_and_stay_terminated);
+	tcase_add_test(tc, test_long_formatted_append);
+	tcase_add_test(tc, test_consume_drops_the_front);
+	tcase_add_test(tc, test_detach_hands_over_and_leaves_usable);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

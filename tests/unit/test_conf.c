@@ -1,0 +1,223 @@
+/*
+ * test_conf: layersync.conf parsing. A good file yields every value;
+ * each kind of bad file yields its exact "file:line: message" lines.
+ */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "buf.h"
+#include "conf.h"
+
+static const char *
+fixture(const char *name)
+{
+	static char	 path[4096];
+	const char	*dir = getenv("FIXTURES");
+
+	snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir :
+	    "tests/unit/conf", name);
+	return path;
+}
+
+/* Load a bad fixture and return its errors, with the directory cut. */
+static char *
+errors_of(const char *name)
+{
+	struct buf	 errs;
+	struct conf	*conf;
+	const char	*path = fixture(name);
+	char		*p, *out;
+	size_t		 plen = strlen(path) - strlen(name);
+
+	buf_init(&errs);
+	conf = conf_load(path, &errs);
+	ck_assert_ptr_null(conf);
+	/* Strip the fixture directory from every line. */
+	out = calloc(1, errs.len + 1);
+	for (p = errs.data; *p != '\0';) {
+		if (strncmp(p, path, plen) == 0)
+			p += plen;
+		while (*p != '\0' && *p != '\n')
+			strncat(out, p++, 1);
+		if (*p == '\n')
+			strncat(out, p++, 1);
+	}
+	buf_release(&errs);
+	return out;
+}
+
+START_TEST(test_good_file_yields_every_value)
+{
+	struct buf		 errs;
+	struct conf		*conf;
+	struct conf_peer	*beta, *gamma;
+
+	buf_init(&errs);
+	conf = conf_load(fixture("good.conf"), &errs);
+	ck_assert_msg(conf != NULL, "errors: %s", errs.data);
+	ck_assert_str_eq(errs.data, "");
+	ck_assert_str_eq(conf->node, "alpha");
+	ck_assert_str_eq(conf->runtime, "docker");
+	ck_assert_str_eq(conf->state_dir, "/var/lib/layersync-test");
+	ck_assert_str_eq(conf->control_socket, "/run/layersync-test/ls.sock");
+	ck_assert_str_eq(conf->log, "syslog");
+	beta = conf_peer_find(conf, "beta");
+	ck_assert_ptr_nonnull(beta);
+	ck_assert_str_eq(beta->address, "10.210.0.2");
+	ck_assert_int_eq(beta->port, 2222);
+	ck_assert_str_eq(beta->user, "root");
+	ck_assert_str_eq(beta->identity, "/etc/layersync/id_ed25519");
+	ck_assert_str_eq(beta->known_hosts, "/etc/layersync/known_hosts");
+	ck_assert_int_eq(beta->line, 8);
+	gamma = conf_peer_find(conf, "gamma");
+	ck_assert_ptr_nonnull(gamma);
+	ck_assert_int_eq(gamma->port, 22);
+	ck_assert_ptr_null(conf_peer_find(conf, "delta"));
+	conf_free(conf);
+	buf_release(&errs);
+}
+END_TEST
+
+START_TEST(test_minimal_file_gets_defaults)
+{
+	struct buf	 errs;
+	struct conf	*conf;
+
+	buf_init(&errs);
+	conf = conf_load(fixture("minimal.conf"), &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->node, "solo");
+	ck_assert_str_eq(conf->runtime, "podman");
+	ck_assert_str_eq(conf->state_dir, "/var/lib/layersync");
+	ck_assert_str_eq(conf->control_socket,
+	    "/run/layersync/layersync.sock");
+	ck_assert_str_eq(conf->log, "stderr");
+	ck_assert(TAILQ_EMPTY(&conf->peers));
+	conf_free(conf);
+	buf_release(&errs);
+}
+END_TEST
+
+START_TEST(test_missing_file_names_the_file)
+{
+	char	*e = errors_of("no-such.conf");
+
+	ck_assert_str_eq(e, "no-such.conf: cannot read: "
+	    "No such file or directory\n");
+	free(e);
+}
+END_TEST
+
+START_TEST(test_syntax_error_names_file_and_line)
+{
+	char	*e = errors_of("syntax.conf");
+
+	ck_assert_str_eq(e, "syntax.conf:3: syntax error: syntax error\n");
+	free(e);
+}
+END_TEST
+
+START_TEST(test_unknown_settings_are_errors)
+{
+	char	*e = errors_of("unknown.conf");
+
+	ck_assert_str_eq(e,
+	    "unknown.conf:2: unknown setting 'colour'\n"
+	    "unknown.conf:6: unknown setting 'peers.[0].passwd'\n");
+	free(e);
+}
+END_TEST
+
+START_TEST(test_missing_required_settings)
+{
+	char	*e = errors_of("missing.conf");
+
+	ck_assert_str_eq(e,
+	    "missing.conf: missing required setting 'node'\n"
+	    "missing.conf:3: missing required setting 'peers.[0].address'\n");
+	free(e);
+}
+END_TEST
+
+START_TEST(test_bad_values_are_all_reported)
+{
+	char	*e = errors_of("badvalues.conf");
+
+	ck_assert_str_eq(e,
+	    "badvalues.conf:1: 'node' must be 1-63 characters of letters, "
+	    "digits, '_', '.' or '-', starting with a letter or digit "
+	    "(got \"alpha node\")\n"
+	    "badvalues.conf:2: 'state_dir' must be an absolute path "
+	    "(got \"var/lib/layersync\")\n"
+	    "badvalues.conf:3: 'log' must be \"stderr\" or \"syslog\" "
+	    "(got \"journal\")\n"
+	    "badvalues.conf:5: 'peers.[0].port' must be between 1 and 65535 "
+	    "(got 70000)\n"
+	    "badvalues.conf:7: 'peers.[1].port' must be an integer\n"
+	    "badvalues.conf:7: peer 'beta' is defined twice\n");
+	free(e);
+}
+END_TEST
+
+START_TEST(test_peer_cannot_be_this_node)
+{
+	char	*e = errors_of("self.conf");
+
+	ck_assert_str_eq(e, "self.conf:3: peer 'alpha' has this node's "
+	    "own name\n");
+	free(e);
+}
+END_TEST
+
+START_TEST(test_peers_must_be_a_list)
+{
+	char	*e = errors_of("peersgroup.conf");
+
+	ck_assert_str_eq(e, "peersgroup.conf:2: 'peers' must be a list of "
+	    "groups: ( { name = ...; }, ... )\n");
+	free(e);
+}
+END_TEST
+
+START_TEST(test_names_are_checked)
+{
+	ck_assert(conf_name_valid("web"));
+	ck_assert(conf_name_valid("web-1.db_2"));
+	ck_assert(!conf_name_valid(""));
+	ck_assert(!conf_name_valid("-web"));
+	ck_assert(!conf_name_valid("../etc"));
+	ck_assert(!conf_name_valid("a/b"));
+	ck_assert(conf_name_valid("a23456789012345678901234567890123456789"
+	    "012345678901234567890123"));
+	ck_assert(!conf_name_valid("a23456789012345678901234567890123456789"
+	    "0123456789012345678901234"));
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("conf");
+	TCase	*tc = tcase_create("conf");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_test(tc, test_good_file_yields_every_value);
+	tcase_add_test(tc, test_minimal_file_gets_defaults);
+	tcase_add_test(tc, test_missing_file_names_the_file);
+	tcase_add_test(tc, test_syntax_error_names_file_and_line);
+	tcase_add_test(tc, test_unknown_settings_are_errors);
+	tcase_add_test(tc, test_missing_required_settings);
+	tcase_add_test(tc, test_bad_values_are_all_reported);
+	tcase_add_test(tc, test_peer_cannot_be_this_node);
+	tcase_add_test(tc, test_peers_must_be_a_list);
+	tcase_add_test(tc, test_names_are_checked);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
