@@ -55,6 +55,8 @@ buf_grow(struct buf *b, size_t extra)
 void
 buf_add(struct buf *b, const void *p, size_t n)
 {
+	if (n == 0)
+		return;		/* p may be NULL then */
 	buf_grow(b, n);
 	memcpy(b->data + b->len, p, n);
 	b->len += n;

@@ -1,0 +1,139 @@
+/*
+ * frame: the replication protocol spoken between the primary's agent
+ * and `layersync serve --stdio` on the standby, over one SSH channel.
+ *
+ * Every frame is an 8-byte header and a payload:
+ *
+ *	u32 length	payload bytes, at most FRAME_MAX_PAYLOAD
+ *	u8  type	enum frame_type
+ *	u8  flags	0 (reserved)
+ *	u16 reserved	0
+ *
+ * Integers are big-endian. A "str" is u16 length + bytes (no NUL
+ * inside, at most FRAME_MAX_STR); a "blob" is u32 length + bytes.
+ *
+ *	HELLO	 both	u32 magic "LSYN", u16 version, str node
+ *	OPEN	 p->s	str container		make it the current tree
+ *	OPENED	 s->p	u64 acked generation	last batch made durable
+ *	ENTRY	 p->s	str path, u8 kind, u32 mode, u32 uid, u32 gid,
+ *			i64 mtime sec, u32 mtime nsec, u64 rdev, u64 size,
+ *			str target (symlink or hard link source),
+ *			u16 nxattr, nxattr * (str name, blob value)
+ *	DATA	 p->s	u64 offset, bytes	content of the last ENTRY
+ *	END	 p->s	(empty)			the last ENTRY is complete
+ *	REMOVE	 p->s	str path
+ *	RENAME	 p->s	str from, str to
+ *	COMMIT	 p->s	u64 generation		end of a batch
+ *	ACK	 s->p	u64 generation		that batch is durable
+ *	ERROR	 both	str message		the sender gives up
+ *
+ * The receiver trusts nothing: frame_decode() bounds every length
+ * against the frame type before a payload is looked at, and paths are
+ * validated again where they are applied. This module does no I/O and
+ * no logging, so it can be fuzzed.
+ */
+#ifndef LS_FRAME_H
+#define LS_FRAME_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+#define FRAME_MAGIC		0x4c53594eU	/* "LSYN" */
+#define FRAME_VERSION		1
+#define FRAME_HDR_LEN		8
+#define FRAME_MAX_DATA		(256 * 1024)	/* DATA bytes per frame */
+#define FRAME_MAX_PAYLOAD	(FRAME_MAX_DATA + 64)
+#define FRAME_MAX_STR		4096		/* paths and names */
+#define FRAME_MAX_XATTRS	64
+#define FRAME_MAX_XATTR_VALUE	65536
+
+enum frame_type {
+	FRAME_HELLO = 1,
+	FRAME_OPEN,
+	FRAME_OPENED,
+	FRAME_ENTRY,
+	FRAME_DATA,
+	FRAME_END,
+	FRAME_REMOVE,
+	FRAME_RENAME,
+	FRAME_COMMIT,
+	FRAME_ACK,
+	FRAME_ERROR,
+	FRAME__MAX
+};
+
+enum entry_kind {
+	ENTRY_REG = 1,
+	ENTRY_DIR,
+	ENTRY_SYMLINK,
+	ENTRY_HARDLINK,
+	ENTRY_WHITEOUT,
+	ENTRY_FIFO,
+	ENTRY_CHR,
+	ENTRY_BLK,
+	ENTRY__MAX
+};
+
+/* A view into the bytes it was decoded from: valid while they are. */
+struct frame_str {
+	const char	*p;
+	size_t		 len;
+};
+
+struct frame_xattr {
+	struct frame_str	 name;
+	const uint8_t		*value;
+	size_t			 len;
+};
+
+struct frame_entry {
+	struct frame_str	 path;
+	enum entry_kind		 kind;
+	uint32_t		 mode, uid, gid;
+	int64_t			 mtime_sec;
+	uint32_t		 mtime_nsec;
+	uint64_t		 rdev, size;
+	struct frame_str	 target;
+	unsigned		 nxattr;
+	struct frame_xattr	 xattr[FRAME_MAX_XATTRS];
+};
+
+struct frame {
+	enum frame_type		 type;
+	const uint8_t		*payload;
+	size_t			 len;
+	union {
+		struct {
+			uint16_t		 version;
+			struct frame_str	 node;
+		} hello;
+		struct frame_str	 str;	/* OPEN, REMOVE, ERROR */
+		uint64_t		 gen;	/* OPENED, COMMIT, ACK */
+		struct frame_entry	 entry;
+		struct {
+			uint64_t		 offset;
+			const uint8_t		*p;
+			size_t			 len;
+		} data;
+		struct {
+			struct frame_str	 from, to;
+		} rename;
+	} u;
+};
+
+int	 frame_decode(const uint8_t *, size_t, struct frame *, size_t *used,
+	    struct ls_err *);
+const char *frame_type_name(int);
+
+void	 frame_put_hello(struct buf *, const char *node);
+void	 frame_put_str(struct buf *, enum frame_type, const char *);
+void	 frame_put_gen(struct buf *, enum frame_type, uint64_t);
+void	 frame_put_entry(struct buf *, const struct frame_entry *);
+void	 frame_put_data(struct buf *, uint64_t offset, const void *, size_t);
+void	 frame_put_empty(struct buf *, enum frame_type);
+void	 frame_put_rename(struct buf *, const char *, const char *);
+
+#endif
