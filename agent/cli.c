@@ -18,6 +18,7 @@
 #include "control.h"
 #include "daemon.h"
 #include "log.h"
+#include "ping.h"
 
 #include "config.h"
 
@@ -40,6 +41,8 @@ struct command {
 static int	run_daemon(struct cli *, const struct command *, int, char **);
 static int	run_control(struct cli *, const struct command *, int,
 		    char **);
+static struct conf *cli_conf(struct cli *);
+static int	run_ping(struct cli *, const struct command *, int, char **);
 static int	run_version(struct cli *, const struct command *, int,
 		    char **);
 static int	run_help(struct cli *, const struct command *, int, char **);
@@ -77,6 +80,11 @@ static const struct command commands[] = {
 	{ "serve", "serve --stdio", "receiver end of replication (run over SSH)",
 	  "Speaks the replication protocol on stdin/stdout; the primary runs\n"
 	  "it on the standby over SSH.\n", NULL, "replication (issue 3)" },
+	{ "ping", "ping [PEER]", "check the SSH session to each peer",
+	  "Opens the SSH session the replication uses to each peer (or only\n"
+	  "PEER): key authentication, the host key pinned in known_hosts,\n"
+	  "then runs 'layersync version' there. Needs no daemon.\n",
+	  run_ping, NULL },
 	{ "version", "version", "print the version",
 	  "Prints the layersync version.\n", run_version, NULL },
 	{ "help", "help [COMMAND]", "show help for layersync or a command",
@@ -174,7 +182,6 @@ parse_options(struct cli *cli, const struct command *cmd, int *argcp,
 static int
 run_daemon(struct cli *cli, const struct command *cmd, int argc, char **argv)
 {
-	struct buf	 errs;
 	struct conf	*conf;
 
 	(void)argv;
@@ -185,11 +192,7 @@ run_daemon(struct cli *cli, const struct command *cmd, int argc, char **argv)
 	if (!cli->check_only)
 		return daemon_run(cli->conf_path, cli->verbose) == 0 ?
 		    CLI_EXIT_OK : CLI_EXIT_FAIL;
-	buf_init(&errs);
-	conf = conf_load(cli->conf_path, &errs);
-	fputs(errs.data, stderr);
-	buf_release(&errs);
-	if (conf == NULL)
+	if ((conf = cli_conf(cli)) == NULL)
 		return CLI_EXIT_FAIL;
 	conf_free(conf);
 	printf("configuration OK\n");
@@ -201,7 +204,6 @@ static int
 run_control(struct cli *cli, const struct command *cmd, int argc,
     char **argv)
 {
-	struct buf	 errs;
 	struct conf	*conf;
 	struct ls_err	 err;
 	char		*args[CONTROL_MAX_ARGS];
@@ -211,11 +213,7 @@ run_control(struct cli *cli, const struct command *cmd, int argc,
 		usage_command(stderr, cmd);
 		return CLI_EXIT_USAGE;
 	}
-	buf_init(&errs);
-	conf = conf_load(cli->conf_path, &errs);
-	fputs(errs.data, stderr);
-	buf_release(&errs);
-	if (conf == NULL)
+	if ((conf = cli_conf(cli)) == NULL)
 		return CLI_EXIT_FAIL;
 	args[0] = (char *)(uintptr_t)cmd->name;
 	for (i = 0; i < argc; i++)
@@ -227,6 +225,37 @@ run_control(struct cli *cli, const struct command *cmd, int argc,
 		return CLI_EXIT_FAIL;
 	}
 	return CLI_EXIT_OK;
+}
+
+/* Load the configuration named by -c, printing its errors. */
+static struct conf *
+cli_conf(struct cli *cli)
+{
+	struct buf	 errs;
+	struct conf	*conf;
+
+	buf_init(&errs);
+	conf = conf_load(cli->conf_path, &errs);
+	fputs(errs.data, stderr);
+	buf_release(&errs);
+	return conf;
+}
+
+static int
+run_ping(struct cli *cli, const struct command *cmd, int argc, char **argv)
+{
+	struct conf	*conf;
+	int		 r;
+
+	if (argc > 1) {
+		usage_command(stderr, cmd);
+		return CLI_EXIT_USAGE;
+	}
+	if ((conf = cli_conf(cli)) == NULL)
+		return CLI_EXIT_FAIL;
+	r = ping_peers(conf, argc == 1 ? argv[0] : NULL);
+	conf_free(conf);
+	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
 static int

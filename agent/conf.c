@@ -59,6 +59,7 @@ static const struct setting peer_settings[] = {
 	STR(conf_peer, user, 0, "root", check_name),
 	STR(conf_peer, identity, 1, NULL, check_abspath),
 	STR(conf_peer, known_hosts, 1, NULL, check_abspath),
+	STR(conf_peer, remote_command, 0, "layersync", check_word),
 	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
 };
 
@@ -255,6 +256,7 @@ peer_free(struct conf_peer *peer)
 	free(peer->user);
 	free(peer->identity);
 	free(peer->known_hosts);
+	free(peer->remote_command);
 	free(peer);
 }
 

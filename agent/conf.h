@@ -24,6 +24,7 @@ struct conf_peer {
 	char			*user;
 	char			*identity;	/* private key file */
 	char			*known_hosts;	/* pins the peer's host key */
+	char			*remote_command; /* layersync on the peer */
 	int			 line;		/* where it was defined */
 };
 TAILQ_HEAD(conf_peers, conf_peer);

@@ -1,0 +1,512 @@
+/*
+ * ssh: a non-blocking libssh2 session as a state machine.
+ *
+ * Every libssh2 call may return EAGAIN; the same call is then repeated
+ * when the socket is ready in the direction that
+ * libssh2_session_block_directions() names. step() runs the machine as
+ * far as it can go and sets the epoll interest from what blocked it.
+ * libssh2 buffers internally, so reads loop until EAGAIN.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <unistd.h>
+
+#include <libssh2.h>
+
+#include "conf.h"
+#include "log.h"
+#include "loop.h"
+#include "ssh.h"
+#include "xmalloc.h"
+
+enum ssh_state {
+	SSH_CONNECTING,
+	SSH_HANDSHAKE,
+	SSH_AUTH,
+	SSH_CHANNEL,
+	SSH_EXEC,
+	SSH_READY,
+	SSH_CLOSED,
+};
+
+struct ssh_conn {
+	struct loop		*loop;
+	const struct ssh_ops	*ops;
+	void			*arg;
+	char			*name;		/* peer name, for messages */
+	char			*address;
+	int			 port;
+	char			*user;
+	char			*identity;
+	char			*known_hosts;
+	char			*command;
+	int			 fd;
+	enum ssh_state		 state;
+	LIBSSH2_SESSION		*session;
+	LIBSSH2_CHANNEL		*channel;
+	struct buf		 in, out, errline;
+	long long		 timer;
+	char			*early_err;	/* failed inside ssh_open */
+	int			 in_step;	/* re-entrancy guard */
+};
+
+static int	libssh2_ready;
+
+static void	step(struct ssh_conn *);
+static void	on_fd(struct loop *, int, uint32_t, void *);
+
+static void
+ssh_fail(struct ssh_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Tear down the session and tell the owner, once. */
+static void
+ssh_fail(struct ssh_conn *c, const char *fmt, ...)
+{
+	char	 why[512];
+	va_list	 ap;
+
+	if (c->state == SSH_CLOSED)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	c->state = SSH_CLOSED;
+	if (c->fd != -1)
+		loop_del_fd(c->loop, c->fd);
+	if (c->timer != 0) {
+		loop_del_timer(c->loop, c->timer);
+		c->timer = 0;
+	}
+	c->ops->on_close(c, why, c->arg);
+}
+
+static const char *
+last_error(struct ssh_conn *c)
+{
+	char	*msg = NULL;
+
+	if (c->session == NULL)
+		return "no session";
+	libssh2_session_last_error(c->session, &msg, NULL, 0);
+	return msg != NULL ? msg : "unknown libssh2 error";
+}
+
+static long
+connect_timeout(struct loop *l, long long id, void *arg)
+{
+	struct ssh_conn	*c = arg;
+
+	(void)l;
+	(void)id;
+	c->timer = 0;
+	if (c->early_err != NULL)
+		ssh_fail(c, "%s", c->early_err);
+	else if (c->state != SSH_READY)
+		ssh_fail(c, "peer %s: no session after %d ms", c->name,
+		    SSH_CONNECT_TIMEOUT_MS);
+	return LOOP_NOMORE;
+}
+
+/*
+ * Called from ssh_open, where on_close must not run yet (the owner has
+ * no pointer): failures are kept and reported by a 0 ms timer.
+ */
+static void
+early_fail(struct ssh_conn *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+early_fail(struct ssh_conn *c, const char *fmt, ...)
+{
+	va_list	 ap;
+	char	*msg;
+
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) == -1)
+		fatal("early_fail");
+	va_end(ap);
+	free(c->early_err);
+	c->early_err = msg;
+	loop_del_timer(c->loop, c->timer);
+	c->timer = loop_add_timer(c->loop, 0, connect_timeout, c);
+}
+
+static int
+tcp_connect(struct ssh_conn *c)
+{
+	struct addrinfo	 hints = { .ai_socktype = SOCK_STREAM };
+	struct addrinfo	*res;
+	char		 port[8];
+	int		 r, one = 1;
+
+	snprintf(port, sizeof(port), "%d", c->port);
+	/* Numeric first: a name lookup blocks, and peers are usually IPs. */
+	hints.ai_flags = AI_NUMERICHOST;
+	if (getaddrinfo(c->address, port, &hints, &res) != 0) {
+		hints.ai_flags = 0;
+		if ((r = getaddrinfo(c->address, port, &hints, &res)) != 0) {
+			early_fail(c, "peer %s: cannot resolve %s: %s", c->name,
+			    c->address, gai_strerror(r));
+			return -1;
+		}
+	}
+	c->fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
+	    SOCK_CLOEXEC, 0);
+	if (c->fd == -1 || (connect(c->fd, res->ai_addr, res->ai_addrlen) ==
+	    -1 && errno != EINPROGRESS)) {
+		freeaddrinfo(res);
+		early_fail(c, "peer %s: connect to %s port %d: %s", c->name,
+		    c->address, c->port, strerror(errno));
+		return -1;
+	}
+	freeaddrinfo(res);
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (loop_add_fd(c->loop, c->fd, EPOLLOUT, on_fd, c) == -1) {
+		early_fail(c, "peer %s: epoll: %s", c->name, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+struct ssh_conn *
+ssh_open(struct loop *loop, const struct conf_peer *peer, const char *command,
+    const struct ssh_ops *ops, void *arg)
+{
+	struct ssh_conn	*c = xcalloc(1, sizeof(*c));
+
+	if (!libssh2_ready && libssh2_init(0) == 0)
+		libssh2_ready = 1;
+	c->loop = loop;
+	c->ops = ops;
+	c->arg = arg;
+	c->name = xstrdup(peer->name);
+	c->address = xstrdup(peer->address);
+	c->port = (int)peer->port;
+	c->user = xstrdup(peer->user);
+	c->identity = xstrdup(peer->identity);
+	c->known_hosts = xstrdup(peer->known_hosts);
+	c->command = xstrdup(command);
+	c->fd = -1;
+	buf_init(&c->in);
+	buf_init(&c->out);
+	buf_init(&c->errline);
+	c->state = SSH_CONNECTING;
+	c->timer = loop_add_timer(loop, SSH_CONNECT_TIMEOUT_MS,
+	    connect_timeout, c);
+	tcp_connect(c);
+	return c;
+}
+
+void
+ssh_free(struct ssh_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->timer != 0)
+		loop_del_timer(c->loop, c->timer);
+	if (c->channel != NULL)
+		libssh2_channel_free(c->channel);
+	if (c->session != NULL) {
+		/* Best effort: a non-blocking disconnect may not be sent. */
+		libssh2_session_disconnect(c->session, "layersync closing");
+		libssh2_session_free(c->session);
+	}
+	if (c->fd != -1) {
+		loop_del_fd(c->loop, c->fd);
+		close(c->fd);
+	}
+	buf_release(&c->in);
+	buf_release(&c->out);
+	buf_release(&c->errline);
+	free(c->name);
+	free(c->address);
+	free(c->user);
+	free(c->identity);
+	free(c->known_hosts);
+	free(c->command);
+	free(c->early_err);
+	free(c);
+}
+
+static int
+knownhost_key_type(int hostkey_type)
+{
+	switch (hostkey_type) {
+	case LIBSSH2_HOSTKEY_TYPE_RSA:
+		return LIBSSH2_KNOWNHOST_KEY_SSHRSA;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_256:
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_256;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_384:
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_384;
+	case LIBSSH2_HOSTKEY_TYPE_ECDSA_521:
+		return LIBSSH2_KNOWNHOST_KEY_ECDSA_521;
+	case LIBSSH2_HOSTKEY_TYPE_ED25519:
+		return LIBSSH2_KNOWNHOST_KEY_ED25519;
+	default:
+		return LIBSSH2_KNOWNHOST_KEY_UNKNOWN;
+	}
+}
+
+/*
+ * The host key must be pinned in the configured known_hosts. There is
+ * no trust on first use: an unknown key is refused like a changed one.
+ */
+static int
+verify_host_key(struct ssh_conn *c)
+{
+	LIBSSH2_KNOWNHOSTS	*kh;
+	struct libssh2_knownhost *found;
+	const char		*key;
+	size_t			 len;
+	int			 type, r;
+
+	if ((key = libssh2_session_hostkey(c->session, &len, &type)) == NULL) {
+		ssh_fail(c, "peer %s: no host key: %s", c->name, last_error(c));
+		return -1;
+	}
+	if ((kh = libssh2_knownhost_init(c->session)) == NULL) {
+		ssh_fail(c, "peer %s: knownhost init failed", c->name);
+		return -1;
+	}
+	if (libssh2_knownhost_readfile(kh, c->known_hosts,
+	    LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
+		libssh2_knownhost_free(kh);
+		ssh_fail(c, "peer %s: cannot read known_hosts %s: %s",
+		    c->name, c->known_hosts, last_error(c));
+		return -1;
+	}
+	r = libssh2_knownhost_checkp(kh, c->address, c->port, key, len,
+	    LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW |
+	    knownhost_key_type(type), &found);
+	libssh2_knownhost_free(kh);
+	if (r == LIBSSH2_KNOWNHOST_CHECK_MATCH)
+		return 0;
+	if (r == LIBSSH2_KNOWNHOST_CHECK_MISMATCH)
+		ssh_fail(c, "peer %s: host key of %s port %d does NOT match "
+		    "%s: refusing to connect (changed key or an attack)",
+		    c->name, c->address, c->port, c->known_hosts);
+	else
+		ssh_fail(c, "peer %s: host key of %s port %d is not in %s: "
+		    "refusing to connect (pin it there first)", c->name,
+		    c->address, c->port, c->known_hosts);
+	return -1;
+}
+
+/* Returns 1 when the state advanced, 0 on EAGAIN, -1 after failing. */
+static int
+advance(struct ssh_conn *c)
+{
+	int	 r, soerr = 0;
+	socklen_t len = sizeof(soerr);
+
+	switch (c->state) {
+	case SSH_CONNECTING:
+		getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+		if (soerr == EINPROGRESS || soerr == EALREADY)
+			return 0;
+		if (soerr != 0) {
+			ssh_fail(c, "peer %s: connect to %s port %d: %s",
+			    c->name, c->address, c->port, strerror(soerr));
+			return -1;
+		}
+		if ((c->session = libssh2_session_init()) == NULL) {
+			ssh_fail(c, "peer %s: libssh2 session init", c->name);
+			return -1;
+		}
+		libssh2_session_set_blocking(c->session, 0);
+		c->state = SSH_HANDSHAKE;
+		return 1;
+	case SSH_HANDSHAKE:
+		if ((r = libssh2_session_handshake(c->session, c->fd)) ==
+		    LIBSSH2_ERROR_EAGAIN)
+			return 0;
+		if (r != 0) {
+			ssh_fail(c, "peer %s: SSH handshake with %s port %d: "
+			    "%s", c->name, c->address, c->port, last_error(c));
+			return -1;
+		}
+		if (verify_host_key(c) == -1)
+			return -1;
+		c->state = SSH_AUTH;
+		return 1;
+	case SSH_AUTH:
+		r = libssh2_userauth_publickey_fromfile(c->session, c->user,
+		    NULL, c->identity, NULL);
+		if (r == LIBSSH2_ERROR_EAGAIN)
+			return 0;
+		if (r != 0) {
+			ssh_fail(c, "peer %s: key authentication as %s with "
+			    "%s failed: %s", c->name, c->user, c->identity,
+			    last_error(c));
+			return -1;
+		}
+		c->state = SSH_CHANNEL;
+		return 1;
+	case SSH_CHANNEL:
+		c->channel = libssh2_channel_open_session(c->session);
+		if (c->channel == NULL) {
+			if (libssh2_session_last_errno(c->session) ==
+			    LIBSSH2_ERROR_EAGAIN)
+				return 0;
+			ssh_fail(c, "peer %s: open channel: %s", c->name,
+			    last_error(c));
+			return -1;
+		}
+		c->state = SSH_EXEC;
+		return 1;
+	case SSH_EXEC:
+		if ((r = libssh2_channel_exec(c->channel, c->command)) ==
+		    LIBSSH2_ERROR_EAGAIN)
+			return 0;
+		if (r != 0) {
+			ssh_fail(c, "peer %s: exec '%s': %s", c->name,
+			    c->command, last_error(c));
+			return -1;
+		}
+		c->state = SSH_READY;
+		if (c->timer != 0) {
+			loop_del_timer(c->loop, c->timer);
+			c->timer = 0;
+		}
+		c->ops->on_ready(c, c->arg);
+		return c->state == SSH_READY ? 1 : -1;
+	default:
+		return -1;
+	}
+}
+
+/* Relay the remote command's stderr to our log, a line at a time. */
+static void
+read_stderr(struct ssh_conn *c)
+{
+	char	 tmp[1024], *nl;
+	ssize_t	 n;
+
+	while ((n = libssh2_channel_read_stderr(c->channel, tmp,
+	    sizeof(tmp))) > 0) {
+		buf_add(&c->errline, tmp, (size_t)n);
+		while ((nl = memchr(c->errline.data, '\n',
+		    c->errline.len)) != NULL) {
+			*nl = '\0';
+			log_warnx("peer %s: remote: %s", c->name,
+			    c->errline.data);
+			buf_consume(&c->errline, (size_t)(nl - c->errline.data)
+			    + 1);
+		}
+		if (c->errline.len > 4096)
+			buf_reset(&c->errline);
+	}
+}
+
+/* Returns -1 after failing (c may be gone), else 0. */
+static int
+pump(struct ssh_conn *c)
+{
+	char	 tmp[65536];
+	ssize_t	 n;
+	size_t	 before;
+
+	while (c->out.len > 0) {
+		n = libssh2_channel_write(c->channel, c->out.data, c->out.len);
+		if (n == LIBSSH2_ERROR_EAGAIN)
+			break;
+		if (n < 0) {
+			ssh_fail(c, "peer %s: write: %s", c->name,
+			    last_error(c));
+			return -1;
+		}
+		buf_consume(&c->out, (size_t)n);
+		if (c->out.len == 0 && c->ops->on_drain != NULL)
+			c->ops->on_drain(c, c->arg);
+	}
+	before = c->in.len;
+	while ((n = libssh2_channel_read(c->channel, tmp, sizeof(tmp))) > 0)
+		buf_add(&c->in, tmp, (size_t)n);
+	if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
+		ssh_fail(c, "peer %s: read: %s", c->name, last_error(c));
+		return -1;
+	}
+	read_stderr(c);
+	if (c->in.len > before)
+		c->ops->on_input(c, &c->in, c->arg);
+	if (c->state != SSH_READY)
+		return -1;
+	if (libssh2_channel_eof(c->channel)) {
+		ssh_fail(c, "peer %s: remote '%s' ended (exit status %d)",
+		    c->name, c->command,
+		    libssh2_channel_get_exit_status(c->channel));
+		return -1;
+	}
+	return 0;
+}
+
+static void
+step(struct ssh_conn *c)
+{
+	uint32_t	 ev = EPOLLIN;
+	int		 dirs, rounds;
+
+	if (c->in_step)
+		return;
+	c->in_step = 1;
+	while (c->state != SSH_READY && advance(c) == 1)
+		;
+	if (c->state == SSH_CLOSED)
+		return;		/* the owner may have freed c in on_close */
+	/* on_input may queue output: send it while the session takes it. */
+	for (rounds = 0; c->state == SSH_READY && rounds < 64; rounds++) {
+		if (pump(c) == -1)
+			return;
+		if (c->out.len == 0 ||
+		    libssh2_session_block_directions(c->session) != 0)
+			break;
+	}
+	c->in_step = 0;
+	dirs = c->session != NULL ?
+	    libssh2_session_block_directions(c->session) : 0;
+	if (c->state == SSH_CONNECTING ||
+	    (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND))
+		ev |= EPOLLOUT;
+	loop_mod_fd(c->loop, c->fd, ev);
+}
+
+static void
+on_fd(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	step(arg);
+}
+
+void
+ssh_write(struct ssh_conn *c, const void *p, size_t n)
+{
+	if (c->state == SSH_CLOSED)
+		return;
+	buf_add(&c->out, p, n);
+	if (c->state == SSH_READY)
+		step(c);
+}
+
+size_t
+ssh_pending(const struct ssh_conn *c)
+{
+	return c->out.len;
+}
+
+int
+ssh_is_ready(const struct ssh_conn *c)
+{
+	return c->state == SSH_READY;
+}

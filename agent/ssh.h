@@ -1,0 +1,39 @@
+/*
+ * ssh: one libssh2 connection to a peer, driven by the event loop, with
+ * an exec channel running a command there (layersync serve --stdio).
+ *
+ * The connection authenticates with the peer's configured private key
+ * and refuses any host key that known_hosts does not pin: an unknown
+ * or changed key is a hard error. Bytes written with ssh_write() are
+ * queued and sent as the channel allows; received bytes accumulate in
+ * the buffer handed to on_input, which consumes what it can use.
+ * on_close is called once, after which the caller frees the conn.
+ */
+#ifndef LS_SSH_H
+#define LS_SSH_H
+
+#include <stddef.h>
+
+#include "buf.h"
+
+struct loop;
+struct conf_peer;
+struct ssh_conn;
+
+struct ssh_ops {
+	void	(*on_ready)(struct ssh_conn *, void *);
+	void	(*on_input)(struct ssh_conn *, struct buf *, void *);
+	void	(*on_drain)(struct ssh_conn *, void *);	/* queue emptied */
+	void	(*on_close)(struct ssh_conn *, const char *why, void *);
+};
+
+#define SSH_CONNECT_TIMEOUT_MS	10000	/* TCP + handshake + auth + exec */
+
+struct ssh_conn	*ssh_open(struct loop *, const struct conf_peer *,
+		    const char *command, const struct ssh_ops *, void *);
+void		 ssh_write(struct ssh_conn *, const void *, size_t);
+size_t		 ssh_pending(const struct ssh_conn *);
+int		 ssh_is_ready(const struct ssh_conn *);
+void		 ssh_free(struct ssh_conn *);
+
+#endif
