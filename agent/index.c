@@ -6,8 +6,7 @@
  *	layersync-index 1 GEN
  *	MODE UID GID SIZE MSEC MNSEC CSEC CNSEC RDEV PATH
  *
- * Numbers are decimal; PATH is the rest of the line, with '\' and
- * newline escaped as "\\" and "\n".
+ * Numbers are decimal; PATH is escaped (escape.h).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -18,6 +17,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "escape.h"
 #include "index.h"
 #include "xmalloc.h"
 
@@ -242,28 +242,23 @@ index_stat_same(const struct index_stat *a, const struct index_stat *b)
 }
 
 struct save_ctx {
-	FILE	*f;
+	FILE		*f;
+	struct buf	 line;
 };
 
 static void
 save_one(const char *path, const struct index_stat *st, void *arg)
 {
 	struct save_ctx	*c = arg;
-	const char	*p;
 
 	fprintf(c->f, "%" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu64 " %"
 	    PRId64 " %" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 " ",
 	    st->mode, st->uid, st->gid, st->size, st->mtime_sec,
 	    st->mtime_nsec, st->ctime_sec, st->ctime_nsec, st->rdev);
-	for (p = path; *p != '\0'; p++) {
-		if (*p == '\\')
-			fputs("\\\\", c->f);
-		else if (*p == '\n')
-			fputs("\\n", c->f);
-		else
-			fputc(*p, c->f);
-	}
-	fputc('\n', c->f);
+	buf_reset(&c->line);
+	escape_field(&c->line, path);
+	buf_addch(&c->line, '\n');
+	fwrite(c->line.data, 1, c->line.len, c->f);
 }
 
 int
@@ -282,7 +277,9 @@ index_save(const struct index *ix, uint64_t gen, const char *path,
 		goto out;
 	}
 	fprintf(c.f, "layersync-index 1 %" PRIu64 "\n", gen);
+	buf_init(&c.line);
 	index_walk(ix, save_one, &c);
+	buf_release(&c.line);
 	if (fflush(c.f) == EOF || fsync(fd) == -1) {
 		ls_err_sys(err, "index %s: write", tmp);
 		fclose(c.f);
@@ -298,29 +295,6 @@ out:
 		unlink(tmp);
 	free(tmp);
 	return r;
-}
-
-/* Undo save_one's escapes in place; -1 on a malformed escape. */
-static int
-unescape(char *s)
-{
-	char	*d = s;
-
-	for (; *s != '\0'; s++) {
-		if (*s != '\\') {
-			*d++ = *s;
-			continue;
-		}
-		s++;
-		if (*s == '\\')
-			*d++ = '\\';
-		else if (*s == 'n')
-			*d++ = '\n';
-		else
-			return -1;
-	}
-	*d = '\0';
-	return 0;
 }
 
 struct index *
@@ -353,7 +327,7 @@ index_load(const char *path, uint64_t *gen, struct ls_err *err)
 		    " %" SCNd64 " %" SCNu32 " %" SCNd64 " %" SCNu32 " %" SCNu64
 		    " %n", &st.mode, &st.uid, &st.gid, &st.size, &st.mtime_sec,
 		    &st.mtime_nsec, &st.ctime_sec, &st.ctime_nsec, &st.rdev,
-		    &off) != 9 || unescape(line + off) == -1) {
+		    &off) != 9 || unescape_field(line + off) == -1) {
 			ls_err_set(err, "index %s:%d: malformed entry", path,
 			    lineno);
 			index_free(ix);

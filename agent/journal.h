@@ -1,0 +1,54 @@
+/*
+ * journal: all of a batch or none of it, on the standby.
+ *
+ * The scheme. Everything a batch creates is first built in a stage
+ * directory that lies on the upperdir's filesystem but outside it
+ * (next to podman's diff/ and work/ dirs), each under a sequence name.
+ * At the batch's commit record:
+ *   1. syncfs: the staged content is durable;
+ *   2. the batch's operations (move a staged entry into place, remove,
+ *      rename, link, update a directory) are written to a redo journal
+ *      in the state dir, ending with an END line, fsynced, renamed in;
+ *   3. the operations run in phases: a phase never touches a path, or
+ *      an ancestor or descendant of a path, that an earlier operation
+ *      of the same phase touched, so each operation can tell from the
+ *      tree whether it already ran ("source gone: done"), and running
+ *      a phase twice equals running it once; after each phase, syncfs
+ *      and an fsynced count of finished phases;
+ *   4. the generation file is replaced (temp, fsync, rename), and the
+ *      journal removed.
+ * After a crash, journal_recover() finishes a journal that has its END
+ * line (from the first unfinished phase) or, if it has none, discards
+ * the stage: the twin holds the last committed batch, whole.
+ */
+#ifndef LS_JOURNAL_H
+#define LS_JOURNAL_H
+
+#include <stdint.h>
+
+#include "err.h"
+
+#define JOURNAL_STAGE_DIR	"layersync-stage"
+
+struct journal;
+
+struct journal	*journal_new(int rootfd, int stagefd, const char *statedir);
+void		 journal_free(struct journal *);
+char		*journal_stage_name(struct journal *);
+void		 journal_move(struct journal *, const char *staged,
+		    const char *path);
+void		 journal_dir(struct journal *, const char *staged,
+		    const char *path);
+void		 journal_remove(struct journal *, const char *path);
+void		 journal_rename(struct journal *, const char *from,
+		    const char *to);
+void		 journal_link(struct journal *, const char *target,
+		    const char *path);
+size_t		 journal_ops(const struct journal *);
+int		 journal_commit(struct journal *, uint64_t gen,
+		    struct ls_err *);
+int		 journal_recover(int rootfd, int stagefd, const char *statedir,
+		    uint64_t *gen, struct ls_err *);
+int		 journal_clear_stage(int stagefd, struct ls_err *);
+
+#endif
