@@ -5,10 +5,13 @@
  * the payload, so a short or lying payload is an error, never an
  * overread; every payload must also be consumed exactly.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "frame.h"
 #include "log.h"
+#include "runtime.h"
+#include "xmalloc.h"
 
 struct cursor {
 	const uint8_t	*p;
@@ -94,6 +97,23 @@ decode_entry(struct cursor *c, struct frame_entry *e)
 	return 0;
 }
 
+/* TWIN: five strings, then five counted lists of strings. */
+static int
+walk_twin(struct cursor *c)
+{
+	unsigned	 i, n, list;
+
+	for (i = 0; i < 5; i++)
+		(void)get_str(c);
+	for (list = 0; list < 5 && !c->bad; list++) {
+		if ((n = get_u16(c)) > FRAME_MAX_LIST)
+			return -1;
+		for (i = 0; i < n && !c->bad; i++)
+			(void)get_str(c);
+	}
+	return 0;
+}
+
 static int
 decode_payload(struct cursor *c, struct frame *f)
 {
@@ -122,7 +142,10 @@ decode_payload(struct cursor *c, struct frame *f)
 		f->u.data.p = take(c, c->left);
 		return 0;
 	case FRAME_END:
+	case FRAME_TWIN_OK:
 		return 0;
+	case FRAME_TWIN:
+		return walk_twin(c);
 	case FRAME_RENAME:
 		f->u.rename.from = get_str(c);
 		f->u.rename.to = get_str(c);
@@ -186,7 +209,8 @@ frame_type_name(int type)
 {
 	static const char *const names[FRAME__MAX] = {
 		NULL, "HELLO", "OPEN", "OPENED", "ENTRY", "DATA", "END",
-		"REMOVE", "RENAME", "COMMIT", "ACK", "ERROR"
+		"REMOVE", "RENAME", "COMMIT", "ACK", "ERROR", "TWIN",
+		"TWIN_OK"
 	};
 
 	if (type <= 0 || type >= FRAME__MAX)
@@ -319,4 +343,86 @@ frame_put_rename(struct buf *b, const char *from, const char *to)
 	put_bytes_str(b, from, strlen(from));
 	put_bytes_str(b, to, strlen(to));
 	finish(b, s);
+}
+
+static void
+put_cstr(struct buf *b, const char *s)
+{
+	put_bytes_str(b, s != NULL ? s : "", s != NULL ? strlen(s) : 0);
+}
+
+static void
+put_list(struct buf *b, char *const *v)
+{
+	size_t	 i, n = strv_len(v);
+
+	if (n > FRAME_MAX_LIST)
+		fatalx("frame: list of %zu strings exceeds %d", n,
+		    FRAME_MAX_LIST);
+	put_be(b, n, 2);
+	for (i = 0; i < n; i++)
+		put_cstr(b, v[i]);
+}
+
+void
+frame_put_twin(struct buf *b, const struct twin_spec *t)
+{
+	size_t	 s = begin(b, FRAME_TWIN);
+
+	put_cstr(b, t->name);
+	put_cstr(b, t->image);
+	put_cstr(b, t->workdir);
+	put_cstr(b, t->user);
+	put_cstr(b, t->network);
+	put_list(b, t->cmd);
+	put_list(b, t->entrypoint);
+	put_list(b, t->env);
+	put_list(b, t->labels);
+	put_list(b, t->expose);
+	finish(b, s);
+}
+
+static char *
+take_cstr(struct cursor *c)
+{
+	struct frame_str	 s = get_str(c);
+	char			*p = xmalloc(s.len + 1);
+
+	memcpy(p, s.p, s.len);
+	p[s.len] = '\0';
+	return p;
+}
+
+/* An empty list stays NULL: "no entrypoint" differs from "[]". */
+static char **
+take_list(struct cursor *c)
+{
+	char		**v = NULL, *s;
+	unsigned	  i, n = get_u16(c);
+
+	for (i = 0; i < n; i++) {
+		s = take_cstr(c);
+		v = strv_add(v, s);
+		free(s);
+	}
+	return v;
+}
+
+/* Build an owned spec from a TWIN frame that frame_decode accepted. */
+void
+frame_get_twin(const struct frame *f, struct twin_spec *t)
+{
+	struct cursor	 c = { f->payload, f->len, 0 };
+
+	memset(t, 0, sizeof(*t));
+	t->name = take_cstr(&c);
+	t->image = take_cstr(&c);
+	t->workdir = take_cstr(&c);
+	t->user = take_cstr(&c);
+	t->network = take_cstr(&c);
+	t->cmd = take_list(&c);
+	t->entrypoint = take_list(&c);
+	t->env = take_list(&c);
+	t->labels = take_list(&c);
+	t->expose = take_list(&c);
 }

@@ -26,6 +26,10 @@
  *	COMMIT	 p->s	u64 generation		end of a batch
  *	ACK	 s->p	u64 generation		that batch is durable
  *	ERROR	 both	str message		the sender gives up
+ *	TWIN	 p->s	str name, str image, str workdir, str user,
+ *			str network, then five lists, each u16 count +
+ *			strs: cmd, entrypoint, env, labels, expose
+ *	TWIN_OK	 s->p	(empty)			the stopped twin exists
  *
  * The receiver trusts nothing: frame_decode() bounds every length
  * against the frame type before a payload is looked at, and paths are
@@ -49,6 +53,7 @@
 #define FRAME_MAX_STR		4096		/* paths and names */
 #define FRAME_MAX_XATTRS	64
 #define FRAME_MAX_XATTR_VALUE	65536
+#define FRAME_MAX_LIST		1024	/* strings in one TWIN list */
 
 enum frame_type {
 	FRAME_HELLO = 1,
@@ -62,6 +67,8 @@ enum frame_type {
 	FRAME_COMMIT,
 	FRAME_ACK,
 	FRAME_ERROR,
+	FRAME_TWIN,
+	FRAME_TWIN_OK,
 	FRAME__MAX
 };
 
@@ -124,6 +131,8 @@ struct frame {
 	} u;
 };
 
+struct twin_spec;
+
 int	 frame_decode(const uint8_t *, size_t, struct frame *, size_t *used,
 	    struct ls_err *);
 const char *frame_type_name(int);
@@ -135,5 +144,7 @@ void	 frame_put_entry(struct buf *, const struct frame_entry *);
 void	 frame_put_data(struct buf *, uint64_t offset, const void *, size_t);
 void	 frame_put_empty(struct buf *, enum frame_type);
 void	 frame_put_rename(struct buf *, const char *, const char *);
+void	 frame_put_twin(struct buf *, const struct twin_spec *);
+void	 frame_get_twin(const struct frame *, struct twin_spec *);
 
 #endif

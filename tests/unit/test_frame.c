@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "frame.h"
+#include "runtime.h"
 
 static int
 decode_all(const struct buf *b, struct frame *f)
@@ -217,6 +218,47 @@ START_TEST(test_entry_fields_are_bounded)
 }
 END_TEST
 
+START_TEST(test_twin_spec_round_trip)
+{
+	struct twin_spec	 t = { 0 }, back;
+	struct buf		 b;
+	struct frame		 f;
+
+	t.name = "web";
+	t.image = "0123456789abcdef0123456789abcdef"
+	    "0123456789abcdef0123456789abcdef";
+	t.workdir = "/srv";
+	t.user = "";
+	t.network = "host";
+	t.cmd = strv_add(strv_add(NULL, "httpd"), "-f");
+	t.env = strv_add(NULL, "A=b c");
+	buf_init(&b);
+	frame_put_twin(&b, &t);
+	ck_assert_int_eq(decode_all(&b, &f), 1);
+	ck_assert_int_eq(f.type, FRAME_TWIN);
+	frame_get_twin(&f, &back);
+	ck_assert_str_eq(back.name, "web");
+	ck_assert_str_eq(back.image, t.image);
+	ck_assert_str_eq(back.workdir, "/srv");
+	ck_assert_str_eq(back.network, "host");
+	ck_assert_uint_eq(strv_len(back.cmd), 2);
+	ck_assert_str_eq(back.cmd[1], "-f");
+	ck_assert_str_eq(back.env[0], "A=b c");
+	ck_assert_ptr_null(back.entrypoint);
+	ck_assert_ptr_null(back.labels);
+	twin_spec_clear(&back);
+	strv_free(t.cmd);
+	strv_free(t.env);
+	/* A list count beyond the bound is refused from the payload. */
+	buf_reset(&b);
+	frame_put_twin(&b, &(struct twin_spec){ .name = "x" });
+	b.data[b.len - 10] = (char)0xff;
+	b.data[b.len - 9] = (char)0xff;
+	ck_assert_int_eq(decode_all(&b, &f), -1);
+	buf_release(&b);
+}
+END_TEST
+
 /* Random mutations of valid frames never crash or overread. */
 START_TEST(test_mutations_never_crash)
 {
@@ -265,6 +307,7 @@ main(void)
 	tcase_add_test(tc, test_bad_headers_are_refused);
 	tcase_add_test(tc, test_lying_payloads_are_refused);
 	tcase_add_test(tc, test_entry_fields_are_bounded);
+	tcase_add_test(tc, test_twin_spec_round_trip);
 	tcase_add_test(tc, test_mutations_never_crash);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
