@@ -7,6 +7,7 @@
  * says so and exits CLI_EXIT_NOT_BUILT: it never pretends to work.
  */
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +20,19 @@
 #include "daemon.h"
 #include "log.h"
 #include "ping.h"
+#include "recv.h"
+#include "xmalloc.h"
 
 #include "config.h"
+
+#define CLI_MAX_FWD	8	/* long options forwarded to a command */
 
 struct cli {
 	const char	*conf_path;
 	int		 verbose;
 	int		 check_only;	/* daemon -n */
+	char		*fwd[CLI_MAX_FWD];	/* "--name" or "--name=value" */
+	int		 nfwd;
 };
 
 struct command {
@@ -36,12 +43,14 @@ struct command {
 	int		(*run)(struct cli *, const struct command *, int,
 			    char **);
 	const char	*not_built;	/* the work that will build it */
+	const char	*longopts;	/* accepted: "wait timeout= ..." */
 };
 
 static int	run_daemon(struct cli *, const struct command *, int, char **);
 static int	run_control(struct cli *, const struct command *, int,
 		    char **);
 static struct conf *cli_conf(struct cli *);
+static int	run_serve(struct cli *, const struct command *, int, char **);
 static int	run_ping(struct cli *, const struct command *, int, char **);
 static int	run_version(struct cli *, const struct command *, int,
 		    char **);
@@ -54,43 +63,46 @@ static const struct command commands[] = {
 	  "the control socket, reloads its configuration on SIGHUP and stops\n"
 	  "cleanly on SIGTERM.\n"
 	  "  -n   check the configuration, print 'configuration OK' and exit\n"
-	  "  -v   log debug messages too\n", run_daemon, NULL },
+	  "  -v   log debug messages too\n", run_daemon, NULL, NULL },
 	{ "add", "add CONTAINER [--peer NAME]",
 	  "replicate a container to its twin on the peer",
 	  "Starts replicating CONTAINER's read-write layer to a stopped twin\n"
 	  "on the peer, and returns when the first full sync is done.\n",
-	  NULL, "replication (issue 3)" },
+	  NULL, "replication (issue 3)", NULL },
 	{ "remove", "remove CONTAINER [--purge]", "stop replicating a container",
 	  "Stops replicating CONTAINER. The twin on the peer stays unless\n"
-	  "--purge is given.\n", NULL, "replication (issue 3)" },
+	  "--purge is given.\n", NULL, "replication (issue 3)", NULL },
 	{ "status", "status", "show what the daemon is doing",
 	  "Shows this node, its peers and every replicated container.\n",
-	  run_control, NULL },
+	  run_control, NULL, NULL },
 	{ "sync", "sync [CONTAINER]", "sync now and wait until the twin is in step",
 	  "Ships every pending change of CONTAINER (or of all containers)\n"
 	  "and returns when the peer has made it durable.\n",
-	  NULL, "replication (issue 3)" },
+	  NULL, "replication (issue 3)", NULL },
 	{ "promote", "promote", "start the twins here: this host becomes primary",
 	  "Brings every twin to its last complete batch and starts it; called\n"
 	  "by keepalived when the virtual IP moves here.\n",
-	  NULL, "failover (issue 4)" },
+	  NULL, "failover (issue 4)", NULL },
 	{ "demote", "demote", "stop the local containers: this host becomes standby",
 	  "Stops the local replicated containers first (fencing), then\n"
-	  "receives from the new primary.\n", NULL, "failover (issue 4)" },
+	  "receives from the new primary.\n", NULL, "failover (issue 4)", NULL },
 	{ "serve", "serve --stdio", "receiver end of replication (run over SSH)",
 	  "Speaks the replication protocol on stdin/stdout; the primary runs\n"
-	  "it on the standby over SSH.\n", NULL, "replication (issue 3)" },
+	  "it on the standby over SSH. It creates the stopped twin if needed\n"
+	  "and applies each batch whole or not at all. Logs go to stderr,\n"
+	  "which the primary relays into its own log.\n", run_serve, NULL,
+	  "stdio" },
 	{ "ping", "ping [PEER]", "check the SSH session to each peer",
 	  "Opens the SSH session the replication uses to each peer (or only\n"
 	  "PEER): key authentication, the host key pinned in known_hosts,\n"
 	  "then runs 'layersync version' there. Needs no daemon.\n",
-	  run_ping, NULL },
+	  run_ping, NULL, NULL },
 	{ "version", "version", "print the version",
-	  "Prints the layersync version.\n", run_version, NULL },
+	  "Prints the layersync version.\n", run_version, NULL, NULL },
 	{ "help", "help [COMMAND]", "show help for layersync or a command",
 	  "Shows the list of commands, or the help of one command.\n",
-	  run_help, NULL },
-	{ NULL, NULL, NULL, NULL, NULL, NULL }
+	  run_help, NULL, NULL },
+	{ NULL, NULL, NULL, NULL, NULL, NULL, NULL }
 };
 
 static const struct command *
@@ -137,19 +149,65 @@ usage_command(FILE *f, const struct command *cmd)
  * operand, so that the remaining arguments belong to the command.
  * Returns -1 after printing usage, 1 when --help was printed, else 0.
  */
+/* Long options some commands take; '=' means it takes a value. */
+static const struct option cmd_longopts[] = {
+	{ "help", no_argument, NULL, 'h' },
+	{ "stdio", no_argument, NULL, 1000 },
+	{ "wait", no_argument, NULL, 1001 },
+	{ "purge", no_argument, NULL, 1002 },
+	{ "json", no_argument, NULL, 1003 },
+	{ "peer", required_argument, NULL, 1004 },
+	{ "timeout", required_argument, NULL, 1005 },
+	{ NULL, 0, NULL, 0 }
+};
+
+/* Does the command accept --name (given as "name" or "name=")? */
+static int
+accepts(const struct command *cmd, const struct option *o)
+{
+	char		 word[32];
+	const char	*p;
+	size_t		 n;
+
+	if (cmd == NULL || cmd->longopts == NULL)
+		return 0;
+	snprintf(word, sizeof(word), "%s%s", o->name,
+	    o->has_arg ? "=" : "");
+	n = strlen(word);
+	for (p = cmd->longopts; (p = strstr(p, word)) != NULL; p += n)
+		if ((p == cmd->longopts || p[-1] == ' ') &&
+		    (p[n] == ' ' || p[n] == '\0'))
+			return 1;
+	return 0;
+}
+
+static int
+usage_error(const struct command *cmd)
+{
+	if (cmd != NULL)
+		usage_command(stderr, cmd);
+	else
+		usage_all(stderr);
+	return -1;
+}
+
+/*
+ * Parse -c, -v, --help, the daemon's -n and the command's own long
+ * options, which are kept in cli->fwd for the command. Before the
+ * command name, parsing stops at the first operand. Returns -1 after
+ * printing usage, 1 when --help was printed, else 0.
+ */
 static int
 parse_options(struct cli *cli, const struct command *cmd, int *argcp,
     char ***argvp)
 {
-	static const struct option longopts[] = {
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 }
-	};
-	int	 ch, is_daemon = cmd != NULL && strcmp(cmd->name, "daemon") == 0;
+	const struct option	*o;
+	int			 ch, idx, is_daemon;
 
+	is_daemon = cmd != NULL && strcmp(cmd->name, "daemon") == 0;
 	optind = 0;	/* glibc: restart parsing for each argument list */
-	while ((ch = getopt_long(*argcp, *argvp, is_daemon ? "+c:vhn" :
-	    "+c:vh", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(*argcp, *argvp, cmd == NULL ? "+c:vh" :
+	    is_daemon ? "c:vhn" : "c:vh", cmd_longopts, &idx)) != -1) {
 		switch (ch) {
 		case 'c':
 			cli->conf_path = optarg;
@@ -167,15 +225,30 @@ parse_options(struct cli *cli, const struct command *cmd, int *argcp,
 				usage_all(stdout);
 			return 1;
 		default:
-			if (cmd != NULL)
-				usage_command(stderr, cmd);
-			else
-				usage_all(stderr);
-			return -1;
+			o = &cmd_longopts[idx];
+			if (ch < 1000 || !accepts(cmd, o) ||
+			    cli->nfwd == CLI_MAX_FWD)
+				return usage_error(cmd);
+			cli->fwd[cli->nfwd++] = o->has_arg ?
+			    xasprintf("--%s=%s", o->name, optarg) :
+			    xasprintf("--%s", o->name);
+			break;
 		}
 	}
 	*argcp -= optind;
 	*argvp += optind;
+	return 0;
+}
+
+/* Was --name given to this command? */
+static int
+cli_has(const struct cli *cli, const char *opt)
+{
+	int	 i;
+
+	for (i = 0; i < cli->nfwd; i++)
+		if (strcmp(cli->fwd[i], opt) == 0)
+			return 1;
 	return 0;
 }
 
@@ -209,7 +282,7 @@ run_control(struct cli *cli, const struct command *cmd, int argc,
 	char		*args[CONTROL_MAX_ARGS];
 	int		 i, r;
 
-	if (argc + 1 > CONTROL_MAX_ARGS) {
+	if (argc + 1 + cli->nfwd > CONTROL_MAX_ARGS) {
 		usage_command(stderr, cmd);
 		return CLI_EXIT_USAGE;
 	}
@@ -218,7 +291,10 @@ run_control(struct cli *cli, const struct command *cmd, int argc,
 	args[0] = (char *)(uintptr_t)cmd->name;
 	for (i = 0; i < argc; i++)
 		args[i + 1] = argv[i];
-	r = control_call(conf->control_socket, argc + 1, args, &err);
+	for (i = 0; i < cli->nfwd; i++)
+		args[argc + 1 + i] = cli->fwd[i];
+	r = control_call(conf->control_socket, argc + 1 + cli->nfwd, args,
+	    &err);
 	conf_free(conf);
 	if (r != 0) {
 		fprintf(stderr, "layersync %s: %s\n", cmd->name, err.msg);
@@ -259,6 +335,26 @@ run_ping(struct cli *cli, const struct command *cmd, int argc, char **argv)
 }
 
 static int
+run_serve(struct cli *cli, const struct command *cmd, int argc, char **argv)
+{
+	struct conf	*conf;
+	int		 r;
+
+	(void)argv;
+	if (argc != 0 || !cli_has(cli, "--stdio")) {
+		usage_command(stderr, cmd);
+		return CLI_EXIT_USAGE;
+	}
+	if ((conf = cli_conf(cli)) == NULL)
+		return CLI_EXIT_FAIL;
+	log_init(LOG_TO_STDERR, cli->verbose, "layersync serve");
+	signal(SIGPIPE, SIG_IGN);
+	r = recv_serve(conf, 0, 1);
+	conf_free(conf);
+	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+static int
 run_version(struct cli *cli, const struct command *cmd, int argc,
     char **argv)
 {
@@ -293,7 +389,7 @@ run_help(struct cli *cli, const struct command *cmd, int argc, char **argv)
 int
 cli_main(int argc, char **argv)
 {
-	struct cli		 cli = { CONF_DEFAULT_PATH, 0, 0 };
+	struct cli		 cli = { .conf_path = CONF_DEFAULT_PATH };
 	const struct command	*cmd;
 	int			 r;
 
@@ -314,7 +410,10 @@ cli_main(int argc, char **argv)
 	if (cmd->not_built != NULL) {
 		fprintf(stderr, "layersync %s: not built yet (arrives with "
 		    "%s)\n", cmd->name, cmd->not_built);
-		return CLI_EXIT_NOT_BUILT;
-	}
-	return cmd->run(&cli, cmd, argc, argv);
+		r = CLI_EXIT_NOT_BUILT;
+	} else
+		r = cmd->run(&cli, cmd, argc, argv);
+	while (cli.nfwd > 0)
+		free(cli.fwd[--cli.nfwd]);
+	return r;
 }

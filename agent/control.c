@@ -24,6 +24,7 @@
 
 #include "buf.h"
 #include "control.h"
+#include "fsutil.h"
 #include "log.h"
 #include "loop.h"
 #include "xmalloc.h"
@@ -69,21 +70,6 @@ socket_in_use(const char *path)
 	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun));
 	close(fd);
 	return r == 0;
-}
-
-static int
-mkdir_parent(const char *path)
-{
-	char	*dir = xstrdup(path), *slash;
-	int	 r = 0;
-
-	if ((slash = strrchr(dir, '/')) != NULL && slash != dir) {
-		*slash = '\0';
-		if (mkdir(dir, 0755) == -1 && errno != EEXIST)
-			r = -1;
-	}
-	free(dir);
-	return r;
 }
 
 struct control *

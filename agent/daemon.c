@@ -18,6 +18,7 @@
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "fsutil.h"
 #include "log.h"
 #include "loop.h"
 #include "xmalloc.h"
@@ -48,24 +49,6 @@ load_conf(const char *path)
 	}
 	buf_release(&errs);
 	return conf;
-}
-
-static int
-mkdir_p(const char *path, mode_t mode)
-{
-	char	*p = xstrdup(path), *s;
-	int	 r = 0;
-
-	for (s = p + 1; r == 0 && (s = strchr(s, '/')) != NULL; s++) {
-		*s = '\0';
-		if (mkdir(p, 0755) == -1 && errno != EEXIST)
-			r = -1;
-		*s = '/';
-	}
-	if (r == 0 && mkdir(p, mode) == -1 && errno != EEXIST)
-		r = -1;
-	free(p);
-	return r;
 }
 
 static void

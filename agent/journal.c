@@ -1,0 +1,783 @@
+/*
+ * journal: the batch scheme described in journal.h.
+ *
+ * Files in the state dir:
+ *	gen		"N\n", the last committed generation
+ *	journal		the redo log of the batch being committed:
+ *			  layersync-journal 1 GEN
+ *			  PHASE
+ *			  MOVE staged path | DIR staged path | REMOVE path |
+ *			  RENAME from to | LINK target path
+ *			  ...
+ *			  END
+ *	journal.done	"K\n": phases 1..K have run and are durable
+ * Fields are escaped (escape.h). The journal owns its operations.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <bsd/sys/queue.h>
+
+#include "apply.h"
+#include "beneath.h"
+#include "buf.h"
+#include "escape.h"
+#include "index.h"
+#include "journal.h"
+#include "xmalloc.h"
+
+enum jop_kind {
+	JOP_PHASE,
+	JOP_MOVE,
+	JOP_DIR,
+	JOP_REMOVE,
+	JOP_RENAME,
+	JOP_LINK,
+};
+
+static const char *const jop_names[] = {
+	"PHASE", "MOVE", "DIR", "REMOVE", "RENAME", "LINK"
+};
+
+struct jop {
+	TAILQ_ENTRY(jop)	 entry;
+	enum jop_kind		 kind;
+	char			*a;	/* staged name, path, from, target */
+	char			*b;	/* path, to; NULL for REMOVE, PHASE */
+};
+TAILQ_HEAD(jops, jop);
+
+struct journal {
+	int		 rootfd;
+	int		 stagefd;
+	char		*statedir;
+	struct jops	 ops;
+	size_t		 nops;
+	uint64_t	 seq;		/* stage names */
+};
+
+struct journal *
+journal_new(int rootfd, int stagefd, const char *statedir)
+{
+	struct journal	*j = xcalloc(1, sizeof(*j));
+
+	j->rootfd = rootfd;
+	j->stagefd = stagefd;
+	j->statedir = xstrdup(statedir);
+	TAILQ_INIT(&j->ops);
+	return j;
+}
+
+static void
+ops_clear(struct jops *ops)
+{
+	struct jop	*op;
+
+	while ((op = TAILQ_FIRST(ops)) != NULL) {
+		TAILQ_REMOVE(ops, op, entry);
+		free(op->a);
+		free(op->b);
+		free(op);
+	}
+}
+
+void
+journal_free(struct journal *j)
+{
+	if (j == NULL)
+		return;
+	ops_clear(&j->ops);
+	free(j->statedir);
+	free(j);
+}
+
+/* A new name in the stage dir; the caller owns it. */
+char *
+journal_stage_name(struct journal *j)
+{
+	return xasprintf("%08" PRIu64, ++j->seq);
+}
+
+static void
+add(struct jops *ops, enum jop_kind kind, const char *a, const char *b)
+{
+	struct jop	*op = xcalloc(1, sizeof(*op));
+
+	op->kind = kind;
+	op->a = a != NULL ? xstrdup(a) : NULL;
+	op->b = b != NULL ? xstrdup(b) : NULL;
+	TAILQ_INSERT_TAIL(ops, op, entry);
+}
+
+void
+journal_move(struct journal *j, const char *staged, const char *path)
+{
+	add(&j->ops, JOP_MOVE, staged, path);
+	j->nops++;
+}
+
+void
+journal_dir(struct journal *j, const char *staged, const char *path)
+{
+	add(&j->ops, JOP_DIR, staged, path);
+	j->nops++;
+}
+
+void
+journal_remove(struct journal *j, const char *path)
+{
+	add(&j->ops, JOP_REMOVE, path, NULL);
+	j->nops++;
+}
+
+void
+journal_rename(struct journal *j, const char *from, const char *to)
+{
+	add(&j->ops, JOP_RENAME, from, to);
+	j->nops++;
+}
+
+void
+journal_link(struct journal *j, const char *target, const char *path)
+{
+	add(&j->ops, JOP_LINK, target, path);
+	j->nops++;
+}
+
+size_t
+journal_ops(const struct journal *j)
+{
+	return j->nops;
+}
+
+/* The tree paths an operation touches (staged names are not in it). */
+static int
+touched_paths(const struct jop *op, const char *p[2])
+{
+	switch (op->kind) {
+	case JOP_MOVE:
+	case JOP_DIR:
+		p[0] = op->b;
+		return 1;
+	case JOP_REMOVE:
+		p[0] = op->a;
+		return 1;
+	case JOP_RENAME:
+	case JOP_LINK:
+		p[0] = op->a;
+		p[1] = op->b;
+		return 2;
+	default:
+		return 0;
+	}
+}
+
+struct phase_sets {
+	struct index	*touched;	/* paths touched in this phase */
+	struct index	*above;		/* their ancestors */
+};
+
+static int
+conflicts(const struct phase_sets *ps, const char *path)
+{
+	char	*p, *slash;
+	int	 hit;
+
+	if (index_get(ps->touched, path) || index_get(ps->above, path))
+		return 1;
+	p = xstrdup(path);
+	for (hit = 0; !hit && (slash = strrchr(p, '/')) != NULL;) {
+		*slash = '\0';
+		hit = index_get(ps->touched, p) != NULL;
+	}
+	free(p);
+	return hit;
+}
+
+static void
+mark(struct phase_sets *ps, const char *path)
+{
+	static const struct index_stat	 none;
+	char				*p, *slash;
+
+	index_set(ps->touched, path, &none);
+	p = xstrdup(path);
+	while ((slash = strrchr(p, '/')) != NULL) {
+		*slash = '\0';
+		index_set(ps->above, p, &none);
+	}
+	free(p);
+}
+
+/* Insert PHASE markers so that no phase touches a path twice. */
+static void
+plan_phases(struct jops *ops)
+{
+	struct phase_sets	 ps = { index_new(), index_new() };
+	struct jop		*op;
+	const char		*p[2];
+	int			 i, n, clash;
+
+	TAILQ_FOREACH(op, ops, entry) {
+		if (op->kind == JOP_PHASE)
+			continue;
+		n = touched_paths(op, p);
+		for (clash = 0, i = 0; i < n; i++)
+			clash |= conflicts(&ps, p[i]);
+		if (op == TAILQ_FIRST(ops) || clash) {
+			struct jop	*ph = xcalloc(1, sizeof(*ph));
+
+			ph->kind = JOP_PHASE;
+			TAILQ_INSERT_BEFORE(op, ph, entry);
+			index_free(ps.touched);
+			index_free(ps.above);
+			ps.touched = index_new();
+			ps.above = index_new();
+		}
+		for (i = 0; i < n; i++)
+			mark(&ps, p[i]);
+	}
+	index_free(ps.touched);
+	index_free(ps.above);
+}
+
+/* Write data to dir/name through a temp file, fsync, rename, fsync dir. */
+static int
+write_durably(const char *dir, const char *name, const struct buf *data,
+    struct ls_err *err)
+{
+	char	*path = xasprintf("%s/%s", dir, name);
+	char	*tmp = xasprintf("%s.tmp", path);
+	int	 fd, dfd = -1, r = -1;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
+		ls_err_sys(err, "%s", tmp);
+		goto out;
+	}
+	if (write(fd, data->data, data->len) != (ssize_t)data->len ||
+	    fsync(fd) == -1) {
+		ls_err_sys(err, "%s: write", tmp);
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		ls_err_sys(err, "%s", path);
+		unlink(tmp);
+		goto out;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1) {
+		ls_err_sys(err, "%s: fsync", dir);
+		goto out;
+	}
+	r = 0;
+out:
+	if (dfd != -1)
+		close(dfd);
+	free(tmp);
+	free(path);
+	return r;
+}
+
+static void
+serialize(const struct jops *ops, uint64_t gen, struct buf *b)
+{
+	const struct jop	*op;
+
+	buf_addf(b, "layersync-journal 1 %" PRIu64 "\n", gen);
+	TAILQ_FOREACH(op, ops, entry) {
+		buf_addstr(b, jop_names[op->kind]);
+		if (op->a != NULL) {
+			buf_addch(b, ' ');
+			escape_field(b, op->a);
+		}
+		if (op->b != NULL) {
+			buf_addch(b, ' ');
+			escape_field(b, op->b);
+		}
+		buf_addch(b, '\n');
+	}
+	buf_addstr(b, "END\n");
+}
+
+static int
+kind_of(const char *word)
+{
+	size_t	 i;
+
+	for (i = 0; i < sizeof(jop_names) / sizeof(jop_names[0]); i++)
+		if (strcmp(word, jop_names[i]) == 0)
+			return (int)i;
+	return -1;
+}
+
+/* Arguments each kind takes, after its name. */
+static int
+nargs(enum jop_kind k)
+{
+	return k == JOP_PHASE ? 0 : k == JOP_REMOVE ? 1 : 2;
+}
+
+static int
+staged_name_valid(const char *s)
+{
+	return strlen(s) == 8 && strspn(s, "0123456789") == 8;
+}
+
+/* Every name in a journal is checked again: it is read back from disk. */
+static int
+op_valid(enum jop_kind k, const char *a, const char *b)
+{
+	switch (k) {
+	case JOP_PHASE:
+		return 1;
+	case JOP_MOVE:
+	case JOP_DIR:
+		return staged_name_valid(a) && path_valid(b, NULL) == 0;
+	case JOP_REMOVE:
+		return path_valid(a, NULL) == 0;
+	default:
+		return path_valid(a, NULL) == 0 && path_valid(b, NULL) == 0;
+	}
+}
+
+/*
+ * Parse a journal. Returns 1 with the ops when it is complete (its END
+ * line is there), 0 when it is partial (never committed), -1 when it
+ * is corrupt.
+ */
+static int
+parse(char *text, struct jops *ops, uint64_t *gen, struct ls_err *err)
+{
+	char	*line, *next, *f[3];
+	int	 k, n, lineno = 1;
+
+	if (sscanf(text, "layersync-journal 1 %" SCNu64, gen) != 1) {
+		ls_err_set(err, "journal: bad header");
+		return -1;
+	}
+	for (line = strchr(text, '\n'); line != NULL; line = next) {
+		line++;
+		lineno++;
+		if ((next = strchr(line, '\n')) == NULL)
+			return 0;	/* torn last line: never committed */
+		*next = '\0';
+		if (strcmp(line, "END") == 0)
+			return 1;
+		for (n = 0; n < 3 && (f[n] = strsep(&line, " ")) != NULL; n++)
+			;
+		if ((k = kind_of(f[0])) == -1 || n - 1 != nargs(k) ||
+		    line != NULL || (n > 1 && unescape_field(f[1]) == -1) ||
+		    (n > 2 && unescape_field(f[2]) == -1) ||
+		    !op_valid(k, n > 1 ? f[1] : NULL, n > 2 ? f[2] : NULL)) {
+			ls_err_set(err, "journal:%d: malformed line", lineno);
+			return -1;
+		}
+		add(ops, k, n > 1 ? f[1] : NULL, n > 2 ? f[2] : NULL);
+	}
+	return 0;
+}
+
+/* Does rel exist beneath root? 1 yes, 0 no, -1 error. Fills *st. */
+static int
+exists(int rootfd, const char *rel, struct stat *st, struct ls_err *err)
+{
+	int	 fd;
+
+	if ((fd = beneath_open(rootfd, rel, O_PATH, 0, err)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, st) == -1) {
+		ls_err_sys(err, "fstat");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 1;
+}
+
+static int
+staged_exists(int stagefd, const char *name, struct ls_err *err)
+{
+	struct stat	 st;
+
+	if (fstatat(stagefd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	if (errno == ENOENT)
+		return 0;
+	ls_err_sys(err, "stage %s", name);
+	return -1;
+}
+
+static int
+op_move(struct journal *j, struct apply *ap, const struct jop *op,
+    struct ls_err *err)
+{
+	const char	*leaf;
+	int		 pfd, r, tries;
+
+	if ((r = staged_exists(j->stagefd, op->a, err)) != 1)
+		return r;	/* 0: it already ran */
+	if ((pfd = beneath_parent(j->rootfd, op->b, &leaf, err)) == -1)
+		return -1;
+	for (tries = 0; tries < 2; tries++) {
+		if (renameat(j->stagefd, op->a, pfd, leaf) == 0)
+			break;
+		/* rename(2) will not put a file over a dir or replace a
+		 * non-empty dir: remove the old entry, then try again. */
+		if (tries > 0 || (errno != EISDIR && errno != ENOTDIR &&
+		    errno != ENOTEMPTY && errno != EEXIST)) {
+			ls_err_sys(err, "move into %s", op->b);
+			close(pfd);
+			return -1;
+		}
+		if (apply_remove(ap, op->b, err) == -1) {
+			close(pfd);
+			return -1;
+		}
+	}
+	close(pfd);
+	return 0;
+}
+
+/* A staged directory's metadata, owned here, as an apply_entry. */
+struct staged_dir {
+	struct apply_entry	 e;
+	struct apply_xattr	 xa[FRAME_MAX_XATTRS];
+};
+
+static void
+staged_dir_clear(struct staged_dir *sd)
+{
+	size_t	 i;
+
+	for (i = 0; i < sd->e.nxattr; i++) {
+		free((char *)(uintptr_t)sd->xa[i].name);
+		free((void *)(uintptr_t)sd->xa[i].value);
+	}
+}
+
+static int
+staged_dir_read(int stagefd, const char *name, const char *path,
+    struct staged_dir *sd, struct ls_err *err)
+{
+	char		 names[8192], *n;
+	char		 val[FRAME_MAX_XATTR_VALUE];
+	struct stat	 st;
+	ssize_t		 len, vlen;
+	int		 fd;
+
+	memset(sd, 0, sizeof(*sd));
+	if ((fd = openat(stagefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1 ||
+	    (len = flistxattr(fd, names, sizeof(names))) == -1) {
+		ls_err_sys(err, "stage %s", name);
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	sd->e.path = path;
+	sd->e.kind = ENTRY_DIR;
+	sd->e.mode = st.st_mode & 07777;
+	sd->e.uid = st.st_uid;
+	sd->e.gid = st.st_gid;
+	sd->e.mtime = st.st_mtim;
+	sd->e.xattrs = sd->xa;
+	for (n = names; n < names + len && sd->e.nxattr < FRAME_MAX_XATTRS;
+	    n += strlen(n) + 1) {
+		if (!xattr_copyable(n) ||
+		    (vlen = fgetxattr(fd, n, val, sizeof(val))) < 0)
+			continue;
+		sd->xa[sd->e.nxattr].name = xstrdup(n);
+		sd->xa[sd->e.nxattr].value = memcpy(xmalloc((size_t)vlen + 1),
+		    val, (size_t)vlen);
+		sd->xa[sd->e.nxattr++].len = (size_t)vlen;
+	}
+	close(fd);
+	return 0;
+}
+
+/*
+ * A directory entry: new, it moves into place like anything else; over
+ * an existing directory (whose children must stay), only its metadata
+ * is applied, read back from the staged copy.
+ */
+static int
+op_dir(struct journal *j, struct apply *ap, const struct jop *op,
+    struct ls_err *err)
+{
+	struct staged_dir	 sd;
+	struct stat		 st;
+	int			 r;
+
+	if ((r = staged_exists(j->stagefd, op->a, err)) != 1)
+		return r;
+	if ((r = exists(j->rootfd, op->b, &st, err)) == -1)
+		return -1;
+	if (r == 0 || !S_ISDIR(st.st_mode))
+		return op_move(j, ap, op, err);
+	if (staged_dir_read(j->stagefd, op->a, op->b, &sd, err) == -1)
+		return -1;
+	r = apply_node(ap, &sd.e, err);
+	staged_dir_clear(&sd);
+	if (r == 0 && unlinkat(j->stagefd, op->a, AT_REMOVEDIR) == -1) {
+		ls_err_sys(err, "stage %s", op->a);
+		r = -1;
+	}
+	return r;
+}
+
+static int
+op_rename(struct journal *j, struct apply *ap, const struct jop *op,
+    struct ls_err *err)
+{
+	struct stat	 st;
+	int		 r;
+
+	if ((r = exists(j->rootfd, op->a, &st, err)) != 1)
+		return r;	/* source gone: it already ran (or never was) */
+	return apply_rename(ap, op->a, op->b, err);
+}
+
+static int
+op_link(struct journal *j, struct apply *ap, const struct jop *op,
+    struct ls_err *err)
+{
+	struct apply_entry	 e;
+	struct stat		 src, dst;
+	int			 r;
+
+	if ((r = exists(j->rootfd, op->a, &src, err)) != 1)
+		return r == 0 ? 0 : -1;	/* source gone: a later batch */
+	if ((r = exists(j->rootfd, op->b, &dst, err)) == -1)
+		return -1;
+	if (r == 1 && src.st_ino == dst.st_ino && src.st_dev == dst.st_dev)
+		return 0;
+	memset(&e, 0, sizeof(e));
+	e.path = op->b;
+	e.kind = ENTRY_HARDLINK;
+	e.target = op->a;
+	return apply_node(ap, &e, err);
+}
+
+static int
+run_op(struct journal *j, struct apply *ap, const struct jop *op,
+    struct ls_err *err)
+{
+	switch (op->kind) {
+	case JOP_MOVE:
+		return op_move(j, ap, op, err);
+	case JOP_DIR:
+		return op_dir(j, ap, op, err);
+	case JOP_REMOVE:
+		return apply_remove(ap, op->a, err);
+	case JOP_RENAME:
+		return op_rename(j, ap, op, err);
+	case JOP_LINK:
+		return op_link(j, ap, op, err);
+	default:
+		return 0;
+	}
+}
+
+static int
+write_done(const char *statedir, int phases, struct ls_err *err)
+{
+	struct buf	 b;
+	int		 r;
+
+	buf_init(&b);
+	buf_addf(&b, "%d\n", phases);
+	r = write_durably(statedir, "journal.done", &b, err);
+	buf_release(&b);
+	return r;
+}
+
+/* Run the phases after the first `done`, each made durable and counted. */
+static int
+run_phases(struct journal *j, int done, struct ls_err *err)
+{
+	struct apply	*ap;
+	struct jop	*op;
+	int		 phase = 0, r = 0;
+
+	if ((ap = apply_new(j->rootfd, err)) == NULL)
+		return -1;
+	TAILQ_FOREACH(op, &j->ops, entry) {
+		if (op->kind == JOP_PHASE) {
+			if (phase > done && (syncfs(j->rootfd) == -1 ||
+			    write_done(j->statedir, phase, err) == -1)) {
+				r = -1;
+				break;
+			}
+			phase++;
+			continue;
+		}
+		if (phase > done && run_op(j, ap, op, err) == -1) {
+			r = -1;
+			break;
+		}
+	}
+	if (r == 0 && phase > done && syncfs(j->rootfd) == -1) {
+		ls_err_sys(err, "syncfs");
+		r = -1;
+	}
+	apply_free(ap);
+	return r;
+}
+
+static int
+write_gen(const char *statedir, uint64_t gen, struct ls_err *err)
+{
+	struct buf	 b;
+	int		 r;
+
+	buf_init(&b);
+	buf_addf(&b, "%" PRIu64 "\n", gen);
+	r = write_durably(statedir, "gen", &b, err);
+	buf_release(&b);
+	return r;
+}
+
+static void
+unlink_journal(const char *statedir)
+{
+	char	*p = xasprintf("%s/journal", statedir);
+	char	*d = xasprintf("%s/journal.done", statedir);
+
+	unlink(p);
+	unlink(d);
+	free(p);
+	free(d);
+}
+
+int
+journal_commit(struct journal *j, uint64_t gen, struct ls_err *err)
+{
+	struct buf	 b;
+	int		 r = -1;
+
+	plan_phases(&j->ops);
+	buf_init(&b);
+	serialize(&j->ops, gen, &b);
+	if (syncfs(j->stagefd) == -1) {
+		ls_err_sys(err, "syncfs of the stage");
+		goto out;
+	}
+	if (write_durably(j->statedir, "journal", &b, err) == -1 ||
+	    run_phases(j, 0, err) == -1 || write_gen(j->statedir, gen,
+	    err) == -1)
+		goto out;
+	unlink_journal(j->statedir);
+	r = 0;
+out:
+	buf_release(&b);
+	ops_clear(&j->ops);
+	j->nops = 0;
+	return r;
+}
+
+/* Empty the stage dir: what is left there belongs to no committed batch. */
+int
+journal_clear_stage(int stagefd, struct ls_err *err)
+{
+	struct apply	*ap;
+	struct dirent	*de;
+	DIR		*d;
+	int		 fd, r = 0;
+
+	if ((fd = openat(stagefd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || (d = fdopendir(fd)) == NULL) {
+		ls_err_sys(err, "stage dir");
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if ((ap = apply_new(stagefd, err)) == NULL) {
+		closedir(d);
+		return -1;
+	}
+	while (r == 0 && (de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 &&
+		    strcmp(de->d_name, "..") != 0)
+			r = apply_remove(ap, de->d_name, err);
+	apply_free(ap);
+	closedir(d);
+	return r;
+}
+
+static char *
+read_small(const char *dir, const char *name, struct ls_err *err)
+{
+	char	*path = xasprintf("%s/%s", dir, name);
+	char	 tmp[4096];
+	struct buf b;
+	ssize_t	 n;
+	int	 fd;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
+		if (errno != ENOENT)
+			ls_err_sys(err, "%s", path);
+		free(path);
+		return NULL;
+	}
+	buf_init(&b);
+	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
+		buf_add(&b, tmp, (size_t)n);
+	close(fd);
+	free(path);
+	return b.data;	/* the caller owns it; b is not used again */
+}
+
+/*
+ * Bring the twin to its last committed batch after a crash and return
+ * that batch's generation. Also the start of every receiving session.
+ */
+int
+journal_recover(int rootfd, int stagefd, const char *statedir, uint64_t *gen,
+    struct ls_err *err)
+{
+	struct journal	*j;
+	char		*text, *done;
+	uint64_t	 jgen = 0;
+	int		 r = 0, complete;
+
+	*gen = 0;
+	errno = 0;
+	if ((text = read_small(statedir, "gen", err)) != NULL) {
+		*gen = strtoull(text, NULL, 10);
+		free(text);
+	} else if (errno != ENOENT && errno != 0)
+		return -1;
+	j = journal_new(rootfd, stagefd, statedir);
+	if ((text = read_small(statedir, "journal", err)) != NULL) {
+		complete = parse(text, &j->ops, &jgen, err);
+		done = read_small(statedir, "journal.done", err);
+		if (complete == -1)
+			r = -1;
+		else if (complete == 1 &&
+		    (r = run_phases(j, done != NULL ? atoi(done) : 0, err)) ==
+		    0 && (r = write_gen(statedir, jgen, err)) == 0)
+			*gen = jgen;
+		free(done);
+		free(text);
+	}
+	journal_free(j);
+	if (r == 0) {
+		unlink_journal(statedir);
+		r = journal_clear_stage(stagefd, err);
+	}
+	if (r == 0)
+		r = apply_sweep_temps(rootfd, err);
+	return r;
+}

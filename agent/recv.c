@@ -1,0 +1,459 @@
+/*
+ * recv: one session, one process, blocking I/O. The session owns the
+ * open container (its upperdir fd, stage fd, journal and the regular
+ * file being received) until the next OPEN or the end of input. Any
+ * error ends the session with an ERROR frame: the primary reconnects
+ * and the next OPEN recovers the twin to its last committed batch.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "apply.h"
+#include "beneath.h"
+#include "buf.h"
+#include "conf.h"
+#include "frame.h"
+#include "fsutil.h"
+#include "journal.h"
+#include "log.h"
+#include "recv.h"
+#include "runtime.h"
+#include "xmalloc.h"
+
+struct recv {
+	const struct conf	*conf;
+	int			 out;
+	struct buf		 obuf;
+	/* The open container. */
+	char			*name;
+	int			 rootfd, stagefd;
+	char			*statedir;
+	struct journal		*journal;
+	struct apply		*stage;		/* builds entries in the stage */
+	uint64_t		 gen;
+	/* The regular file being received. */
+	struct apply_file	*file;
+	char			*file_staged;
+	char			*file_path;
+};
+
+static int
+flush_out(struct recv *r, struct ls_err *err)
+{
+	ssize_t	 n;
+
+	while (r->obuf.len > 0) {
+		if ((n = write(r->out, r->obuf.data, r->obuf.len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			ls_err_sys(err, "write to primary");
+			return -1;
+		}
+		buf_consume(&r->obuf, (size_t)n);
+	}
+	return 0;
+}
+
+static void
+close_container(struct recv *r)
+{
+	if (r->file != NULL) {
+		apply_file_abort(r->file);
+		r->file = NULL;
+	}
+	free(r->file_staged);
+	free(r->file_path);
+	r->file_staged = r->file_path = NULL;
+	apply_free(r->stage);
+	r->stage = NULL;
+	journal_free(r->journal);
+	r->journal = NULL;
+	if (r->rootfd != -1)
+		close(r->rootfd);
+	if (r->stagefd != -1)
+		close(r->stagefd);
+	r->rootfd = r->stagefd = -1;
+	free(r->name);
+	free(r->statedir);
+	r->name = r->statedir = NULL;
+}
+
+/* A wire string as a C string, refused if it is not a valid path. */
+static char *
+wire_path(struct frame_str s, struct ls_err *err)
+{
+	char	*p = xmalloc(s.len + 1);
+
+	memcpy(p, s.p, s.len);
+	p[s.len] = '\0';
+	if (path_valid(p, err) == -1 || p[0] == '\0') {
+		if (p[0] == '\0')
+			ls_err_set(err, "the upperdir itself cannot be an entry");
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static char *
+wire_name(struct frame_str s, struct ls_err *err)
+{
+	char	*p = xmalloc(s.len + 1);
+
+	memcpy(p, s.p, s.len);
+	p[s.len] = '\0';
+	if (!conf_name_valid(p)) {
+		ls_err_set(err, "invalid container name");
+		free(p);
+		return NULL;
+	}
+	return p;
+}
+
+static int
+on_twin(struct recv *r, const struct frame *f, struct ls_err *err)
+{
+	struct twin_spec	 spec;
+	struct container_info	 ci;
+	struct ls_err		 ierr;
+	int			 rc = -1;
+
+	frame_get_twin(f, &spec);
+	if (runtime_spec_check(&spec, err) == -1)
+		goto out;
+	if (runtime_inspect(r->conf->runtime, spec.name, &ci, &ierr) == 0) {
+		/* It exists: it must be the twin of the same image. */
+		if (strcmp(ci.spec.image, spec.image) != 0)
+			ls_err_set(err, "container %s exists on %s with image "
+			    "%.12s, not %.12s: remove it or rename one",
+			    spec.name, r->conf->node, ci.spec.image,
+			    spec.image);
+		else
+			rc = 0;
+		container_info_clear(&ci);
+		goto out;
+	}
+	if (!runtime_image_exists(r->conf->runtime, spec.image)) {
+		ls_err_set(err, "image %.12s is missing on %s: load it there "
+		    "(podman save | podman load); shipping images is not "
+		    "built yet", spec.image, r->conf->node);
+		goto out;
+	}
+	if ((rc = runtime_create(r->conf->runtime, &spec, err)) == 0)
+		log_info("created stopped twin %s", spec.name);
+out:
+	twin_spec_clear(&spec);
+	if (rc == 0)
+		frame_put_empty(&r->obuf, FRAME_TWIN_OK);
+	return rc;
+}
+
+/* The stage dir sits beside the upperdir: same filesystem, not in it. */
+static int
+open_stage(struct recv *r, const char *upperdir, struct ls_err *err)
+{
+	char	*copy = xstrdup(upperdir);
+	char	*stage = xasprintf("%s/%s", dirname(copy), JOURNAL_STAGE_DIR);
+	int	 rc = -1;
+
+	if (mkdir(stage, 0700) == -1 && errno != EEXIST)
+		ls_err_sys(err, "stage %s", stage);
+	else if ((r->stagefd = open(stage, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		ls_err_sys(err, "stage %s", stage);
+	else
+		rc = 0;
+	free(stage);
+	free(copy);
+	return rc;
+}
+
+static int
+on_open(struct recv *r, const struct frame *f, struct ls_err *err)
+{
+	struct container_info	 ci;
+	int			 rc = -1;
+
+	close_container(r);
+	if ((r->name = wire_name(f->u.str, err)) == NULL)
+		return -1;
+	if (runtime_inspect(r->conf->runtime, r->name, &ci, err) == -1)
+		return -1;
+	if (ci.running) {
+		ls_err_set(err, "twin %s is running on %s: its upper layer "
+		    "cannot change under a mounted overlay; stop it first",
+		    r->name, r->conf->node);
+		goto out;
+	}
+	if ((r->rootfd = open(ci.upperdir, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		ls_err_sys(err, "upperdir %s", ci.upperdir);
+		goto out;
+	}
+	if (open_stage(r, ci.upperdir, err) == -1)
+		goto out;
+	r->statedir = xasprintf("%s/twins/%s", r->conf->state_dir, r->name);
+	if (mkdir_p(r->statedir, 0700) == -1) {
+		ls_err_sys(err, "state dir %s", r->statedir);
+		goto out;
+	}
+	if (journal_recover(r->rootfd, r->stagefd, r->statedir, &r->gen,
+	    err) == -1 || (r->stage = apply_new(r->stagefd, err)) == NULL)
+		goto out;
+	r->journal = journal_new(r->rootfd, r->stagefd, r->statedir);
+	frame_put_gen(&r->obuf, FRAME_OPENED, r->gen);
+	rc = 0;
+out:
+	container_info_clear(&ci);
+	return rc;
+}
+
+static void
+to_apply_entry(const struct frame_entry *fe, struct apply_entry *e,
+    struct apply_xattr *xa, char *names[])
+{
+	unsigned	 i;
+
+	memset(e, 0, sizeof(*e));
+	e->kind = fe->kind;
+	e->mode = fe->mode & 07777;
+	e->uid = fe->uid;
+	e->gid = fe->gid;
+	e->mtime.tv_sec = fe->mtime_sec;
+	e->mtime.tv_nsec = fe->mtime_nsec;
+	e->rdev = fe->rdev;
+	e->size = fe->size;
+	for (i = 0; i < fe->nxattr; i++) {
+		names[i] = xmalloc(fe->xattr[i].name.len + 1);
+		memcpy(names[i], fe->xattr[i].name.p, fe->xattr[i].name.len);
+		names[i][fe->xattr[i].name.len] = '\0';
+		xa[i].name = names[i];
+		xa[i].value = fe->xattr[i].value;
+		xa[i].len = fe->xattr[i].len;
+	}
+	e->xattrs = xa;
+	e->nxattr = fe->nxattr;
+}
+
+/* Build the entry in the stage under a new name; record its move. */
+static int
+on_entry(struct recv *r, const struct frame *f, struct ls_err *err)
+{
+	const struct frame_entry *fe = &f->u.entry;
+	struct apply_entry	 e;
+	struct apply_xattr	 xa[FRAME_MAX_XATTRS];
+	char			*names[FRAME_MAX_XATTRS];
+	char			*path, *target = NULL, *staged = NULL;
+	unsigned		 i;
+	int			 rc = -1;
+
+	if (r->journal == NULL || r->file != NULL) {
+		ls_err_set(err, "ENTRY out of order");
+		return -1;
+	}
+	if ((path = wire_path(fe->path, err)) == NULL)
+		return -1;
+	to_apply_entry(fe, &e, xa, names);
+	if (fe->kind == ENTRY_HARDLINK) {
+		if ((target = wire_path(fe->target, err)) != NULL) {
+			journal_link(r->journal, target, path);
+			rc = 0;
+		}
+		goto out;
+	}
+	if (fe->kind == ENTRY_SYMLINK) {
+		target = xmalloc(fe->target.len + 1);
+		memcpy(target, fe->target.p, fe->target.len);
+		target[fe->target.len] = '\0';
+		e.target = target;
+	}
+	staged = journal_stage_name(r->journal);
+	e.path = staged;
+	if (fe->kind == ENTRY_REG) {
+		if ((r->file = apply_file_open(r->stage, &e, err)) != NULL) {
+			r->file_staged = staged;
+			r->file_path = path;
+			staged = path = NULL;
+			rc = 0;
+		}
+		goto out;
+	}
+	if ((rc = apply_node(r->stage, &e, err)) == 0) {
+		if (fe->kind == ENTRY_DIR)
+			journal_dir(r->journal, staged, path);
+		else
+			journal_move(r->journal, staged, path);
+	}
+out:
+	for (i = 0; i < fe->nxattr; i++)
+		free(names[i]);
+	free(path);
+	free(target);
+	free(staged);
+	return rc;
+}
+
+static int
+on_file_end(struct recv *r, struct ls_err *err)
+{
+	int	 rc;
+
+	if (r->file == NULL) {
+		ls_err_set(err, "END without a file");
+		return -1;
+	}
+	rc = apply_file_commit(r->file, err);
+	r->file = NULL;
+	if (rc == 0)
+		journal_move(r->journal, r->file_staged, r->file_path);
+	free(r->file_staged);
+	free(r->file_path);
+	r->file_staged = r->file_path = NULL;
+	return rc;
+}
+
+static int
+on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
+{
+	if (r->journal == NULL || r->file != NULL) {
+		ls_err_set(err, "COMMIT out of order");
+		return -1;
+	}
+	if (gen <= r->gen) {
+		ls_err_set(err, "COMMIT %" PRIu64 " does not follow %" PRIu64,
+		    gen, r->gen);
+		return -1;
+	}
+	if (journal_commit(r->journal, gen, err) == -1)
+		return -1;
+	r->gen = gen;
+	frame_put_gen(&r->obuf, FRAME_ACK, gen);
+	return 0;
+}
+
+static int
+on_path_op(struct recv *r, const struct frame *f, struct ls_err *err)
+{
+	char	*a, *b = NULL;
+
+	if (r->journal == NULL || r->file != NULL) {
+		ls_err_set(err, "%s out of order", frame_type_name(f->type));
+		return -1;
+	}
+	if (f->type == FRAME_REMOVE) {
+		if ((a = wire_path(f->u.str, err)) == NULL)
+			return -1;
+		journal_remove(r->journal, a);
+	} else {
+		if ((a = wire_path(f->u.rename.from, err)) == NULL ||
+		    (b = wire_path(f->u.rename.to, err)) == NULL) {
+			free(a);
+			return -1;
+		}
+		journal_rename(r->journal, a, b);
+	}
+	free(a);
+	free(b);
+	return 0;
+}
+
+static int
+handle(struct recv *r, const struct frame *f, struct ls_err *err)
+{
+	switch (f->type) {
+	case FRAME_HELLO:
+		if (f->u.hello.version != FRAME_VERSION) {
+			ls_err_set(err, "protocol version %u, this end speaks "
+			    "%u", f->u.hello.version, FRAME_VERSION);
+			return -1;
+		}
+		frame_put_hello(&r->obuf, r->conf->node);
+		return 0;
+	case FRAME_TWIN:
+		return on_twin(r, f, err);
+	case FRAME_OPEN:
+		return on_open(r, f, err);
+	case FRAME_ENTRY:
+		return on_entry(r, f, err);
+	case FRAME_DATA:
+		if (r->file == NULL) {
+			ls_err_set(err, "DATA without a file");
+			return -1;
+		}
+		return apply_file_write(r->file, f->u.data.offset,
+		    f->u.data.p, f->u.data.len, err);
+	case FRAME_END:
+		return on_file_end(r, err);
+	case FRAME_REMOVE:
+	case FRAME_RENAME:
+		return on_path_op(r, f, err);
+	case FRAME_COMMIT:
+		return on_commit(r, f->u.gen, err);
+	case FRAME_ERROR:
+		ls_err_set(err, "primary gave up: %.*s", (int)f->u.str.len,
+		    f->u.str.p);
+		return -1;
+	default:
+		ls_err_set(err, "unexpected %s", frame_type_name(f->type));
+		return -1;
+	}
+}
+
+/*
+ * Serve until the primary closes the channel. Returns 0 at a clean end
+ * of input (an unfinished batch is simply dropped: the next OPEN's
+ * recovery discards its stage), -1 after reporting an error.
+ */
+int
+recv_serve(const struct conf *conf, int in, int out)
+{
+	struct recv	 r = { .conf = conf, .out = out, .rootfd = -1,
+			    .stagefd = -1 };
+	struct buf	 ibuf;
+	struct frame	 f;
+	struct ls_err	 err;
+	char		 tmp[256 * 1024];
+	size_t		 used;
+	ssize_t		 n;
+	int		 rc = 0, d;
+
+	buf_init(&ibuf);
+	buf_init(&r.obuf);
+	for (;;) {
+		while ((d = frame_decode((uint8_t *)ibuf.data, ibuf.len, &f,
+		    &used, &err)) == 1) {
+			if (handle(&r, &f, &err) == -1)
+				goto fail;
+			buf_consume(&ibuf, used);
+		}
+		if (d == -1 || flush_out(&r, &err) == -1)
+			goto fail;
+		if ((n = read(in, tmp, sizeof(tmp))) == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			ls_err_sys(&err, "read from primary");
+			goto fail;
+		}
+		if (n == 0)
+			goto out;
+		buf_add(&ibuf, tmp, (size_t)n);
+	}
+fail:
+	log_warnx("serve: %s", err.msg);
+	buf_reset(&r.obuf);
+	frame_put_str(&r.obuf, FRAME_ERROR, err.msg);
+	flush_out(&r, &err);
+	rc = -1;
+out:
+	close_container(&r);
+	buf_release(&ibuf);
+	buf_release(&r.obuf);
+	return rc;
+}

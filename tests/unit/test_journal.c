@@ -1,0 +1,253 @@
+/*
+ * test_journal: a batch lands whole or not at all, and replaying a
+ * journal after a crash at any phase gives the same tree as one run.
+ */
+#include <check.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "journal.h"
+
+static char	 top[64];
+static char	 statedir[128];
+static int	 rootfd, stagefd;
+
+static void
+setup(void)
+{
+	char	 p[128];
+
+	strcpy(top, "/var/tmp/test_journal.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(top));
+	snprintf(p, sizeof(p), "%s/upper", top);
+	mkdir(p, 0755);
+	rootfd = open(p, O_RDONLY | O_DIRECTORY);
+	snprintf(p, sizeof(p), "%s/stage", top);
+	mkdir(p, 0700);
+	stagefd = open(p, O_RDONLY | O_DIRECTORY);
+	snprintf(statedir, sizeof(statedir), "%s/state", top);
+	mkdir(statedir, 0700);
+}
+
+static void
+teardown(void)
+{
+	char	 cmd[128];
+
+	close(rootfd);
+	close(stagefd);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", top);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static void
+put(int dirfd, const char *name, const char *text)
+{
+	int	 fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+}
+
+static const char *
+get(int dirfd, const char *name)
+{
+	static char	 text[256];
+	int		 fd = openat(dirfd, name, O_RDONLY);
+	ssize_t		 n;
+
+	if (fd == -1)
+		return NULL;
+	n = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[n < 0 ? 0 : n] = '\0';
+	return text;
+}
+
+static void
+put_state(const char *name, const char *text)
+{
+	int	 fd = open(statedir, O_RDONLY | O_DIRECTORY);
+
+	put(fd, name, text);
+	close(fd);
+}
+
+static uint64_t
+recover(void)
+{
+	struct ls_err	 err;
+	uint64_t	 gen = 99;
+
+	ck_assert_msg(journal_recover(rootfd, stagefd, statedir, &gen, &err)
+	    == 0, "%s", err.msg);
+	return gen;
+}
+
+START_TEST(test_commit_applies_the_whole_batch)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	char		*s1, *s2, *s3;
+
+	put(rootfd, "old", "old");
+	put(rootfd, "gone", "x");
+	s1 = journal_stage_name(j);
+	s2 = journal_stage_name(j);
+	s3 = journal_stage_name(j);
+	ck_assert_int_eq(mkdirat(stagefd, s1, 0750), 0);
+	put(stagefd, s2, "inside");
+	put(stagefd, s3, "new old");
+	journal_dir(j, s1, "d");
+	journal_move(j, s2, "d/f");
+	journal_remove(j, "gone");
+	journal_rename(j, "old", "renamed");
+	journal_move(j, s3, "old");
+	ck_assert_uint_eq(journal_ops(j), 5);
+	ck_assert_msg(journal_commit(j, 7, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(get(rootfd, "d/f"), "inside");
+	ck_assert_str_eq(get(rootfd, "renamed"), "old");
+	ck_assert_str_eq(get(rootfd, "old"), "new old");
+	ck_assert_ptr_null(get(rootfd, "gone"));
+	ck_assert_uint_eq(recover(), 7);
+	ck_assert_int_eq(faccessat(stagefd, s1, F_OK, 0), -1);
+	free(s1);
+	free(s2);
+	free(s3);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_existing_dir_keeps_children_and_takes_metadata)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	struct stat	 st;
+	char		*s1 = journal_stage_name(j);
+
+	mkdirat(rootfd, "d", 0755);
+	put(rootfd, "d/child", "kept");
+	ck_assert_int_eq(mkdirat(stagefd, s1, 0700), 0);
+	fchmodat(stagefd, s1, 0711, 0);
+	journal_dir(j, s1, "d");
+	ck_assert_msg(journal_commit(j, 1, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(get(rootfd, "d/child"), "kept");
+	ck_assert_int_eq(fstatat(rootfd, "d", &st, 0), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0711);
+	free(s1);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_partial_journal_is_discarded)
+{
+	put(rootfd, "f", "before");
+	put(stagefd, "00000001", "after");
+	put_state("gen", "3\n");
+	/* No END line: the commit record never became durable. */
+	put_state("journal", "layersync-journal 1 4\nPHASE\n"
+	    "MOVE 00000001 f\n");
+	ck_assert_uint_eq(recover(), 3);
+	ck_assert_str_eq(get(rootfd, "f"), "before");
+	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
+	ck_assert_int_eq(faccessat(rootfd, "../state/journal", F_OK, 0), -1);
+}
+END_TEST
+
+START_TEST(test_complete_journal_is_finished)
+{
+	put(rootfd, "f", "before");
+	put(rootfd, "g", "doomed");
+	put(stagefd, "00000001", "after");
+	put_state("gen", "3\n");
+	put_state("journal", "layersync-journal 1 4\nPHASE\n"
+	    "MOVE 00000001 f\nREMOVE g\nEND\n");
+	ck_assert_uint_eq(recover(), 4);
+	ck_assert_str_eq(get(rootfd, "f"), "after");
+	ck_assert_ptr_null(get(rootfd, "g"));
+	ck_assert_uint_eq(recover(), 4);
+}
+END_TEST
+
+/*
+ * Phase 1 removed x, phase 2 put a new x in place, then the crash came
+ * before the journal was deleted. Replaying phase 1 would delete the
+ * new x: the done count must stop that.
+ */
+START_TEST(test_replay_never_undoes_a_later_phase)
+{
+	put(rootfd, "x", "new");
+	put_state("gen", "5\n");
+	put_state("journal", "layersync-journal 1 6\nPHASE\nREMOVE x\n"
+	    "PHASE\nMOVE 00000001 x\nEND\n");
+	put_state("journal.done", "1\n");
+	ck_assert_uint_eq(recover(), 6);
+	ck_assert_str_eq(get(rootfd, "x"), "new");
+}
+END_TEST
+
+START_TEST(test_commit_splits_conflicting_ops_into_phases)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	char		*s1 = journal_stage_name(j);
+
+	put(rootfd, "a", "first");
+	mkdirat(rootfd, "dir", 0755);
+	put(rootfd, "dir/in", "z");
+	put(stagefd, s1, "second");
+	journal_rename(j, "a", "b");
+	journal_move(j, s1, "a");	/* touches a again: a new phase */
+	journal_remove(j, "dir/in");
+	journal_remove(j, "dir");	/* ancestor of dir/in: new phase */
+	ck_assert_msg(journal_commit(j, 2, &err) == 0, "%s", err.msg);
+	ck_assert_str_eq(get(rootfd, "a"), "second");
+	ck_assert_str_eq(get(rootfd, "b"), "first");
+	ck_assert_int_eq(faccessat(rootfd, "dir", F_OK, AT_SYMLINK_NOFOLLOW),
+	    -1);
+	free(s1);
+	journal_free(j);
+}
+END_TEST
+
+START_TEST(test_corrupt_journal_is_an_error)
+{
+	struct ls_err	 err;
+	uint64_t	 gen;
+
+	put_state("journal", "layersync-journal 1 6\nPHASE\nMOVE ../x y\n"
+	    "END\n");
+	ck_assert_int_eq(journal_recover(rootfd, stagefd, statedir, &gen,
+	    &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "malformed"));
+}
+END_TEST
+
+int
+main(void)
+{
+	Suite	*s = suite_create("journal");
+	TCase	*tc = tcase_create("journal");
+	SRunner	*sr;
+	int	 failed;
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_commit_applies_the_whole_batch);
+	tcase_add_test(tc, test_existing_dir_keeps_children_and_takes_metadata);
+	tcase_add_test(tc, test_partial_journal_is_discarded);
+	tcase_add_test(tc, test_complete_journal_is_finished);
+	tcase_add_test(tc, test_replay_never_undoes_a_later_phase);
+	tcase_add_test(tc, test_commit_splits_conflicting_ops_into_phases);
+	tcase_add_test(tc, test_corrupt_journal_is_an_error);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
