@@ -67,18 +67,24 @@ static const struct command commands[] = {
 	{ "add", "add CONTAINER [--peer NAME]",
 	  "replicate a container to its twin on the peer",
 	  "Starts replicating CONTAINER's read-write layer to a stopped twin\n"
-	  "on the peer, and returns when the first full sync is done.\n",
-	  NULL, "replication (issue 3)", NULL },
+	  "on the peer (created if needed, with the same image and settings),\n"
+	  "and returns when the first full sync is durable there. --peer is\n"
+	  "needed only when several peers are configured.\n",
+	  run_control, NULL, "peer=" },
 	{ "remove", "remove CONTAINER [--purge]", "stop replicating a container",
 	  "Stops replicating CONTAINER. The twin on the peer stays unless\n"
-	  "--purge is given.\n", NULL, "replication (issue 3)", NULL },
-	{ "status", "status", "show what the daemon is doing",
-	  "Shows this node, its peers and every replicated container.\n",
-	  run_control, NULL, NULL },
-	{ "sync", "sync [CONTAINER]", "sync now and wait until the twin is in step",
-	  "Ships every pending change of CONTAINER (or of all containers)\n"
-	  "and returns when the peer has made it durable.\n",
-	  NULL, "replication (issue 3)", NULL },
+	  "--purge is given.\n", run_control, NULL, "purge" },
+	{ "status", "status [--json]", "show what the daemon is doing",
+	  "Shows this node, its peers and every replicated container: its\n"
+	  "peer, state, the twin's generation, lag, files and bytes shipped,\n"
+	  "rescans and last error. --json prints one JSON object.\n",
+	  run_control, NULL, "json" },
+	{ "sync", "sync CONTAINER [--wait] [--timeout S]",
+	  "ship pending changes now; --wait until the twin holds them",
+	  "Ships every change of CONTAINER made so far, files still being\n"
+	  "written included. With --wait, returns once the twin's committed\n"
+	  "generation holds them all (or fails after --timeout seconds).\n",
+	  run_control, NULL, "wait timeout=" },
 	{ "promote", "promote", "start the twins here: this host becomes primary",
 	  "Brings every twin to its last complete batch and starts it; called\n"
 	  "by keepalived when the virtual IP moves here.\n",

@@ -49,6 +49,7 @@ static const struct setting top_settings[] = {
 	STR(conf, control_socket, 0, "/run/layersync/layersync.sock",
 	    check_socket),
 	STR(conf, log, 0, "stderr", check_log),
+	INT(conf, max_lag_ms, 50, 1, 60000),
 	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
 };
 

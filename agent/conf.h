@@ -36,6 +36,8 @@ struct conf {
 	char			*state_dir;
 	char			*control_socket;
 	char			*log;		/* "stderr" or "syslog" */
+	long long		 max_lag_ms;	/* ship a busy file at least
+						   this often */
 	struct conf_peers	 peers;
 };
 

@@ -21,6 +21,7 @@
 #include "fsutil.h"
 #include "log.h"
 #include "loop.h"
+#include "replica.h"
 #include "xmalloc.h"
 
 struct daemon {
@@ -28,6 +29,7 @@ struct daemon {
 	struct conf	*conf;
 	struct loop	*loop;
 	struct control	*ctl;
+	struct replica	*replica;
 	long long	 started_ms;
 };
 
@@ -57,8 +59,15 @@ cmd_status(struct control_client *c, int argc, char **argv, void *arg)
 	struct daemon		*d = arg;
 	struct conf_peer	*peer;
 
-	(void)argc;
-	(void)argv;
+	if (argc == 2 && strcmp(argv[1], "--json") == 0) {
+		replica_status(d->replica, c, 1);
+		control_done(c, 1, NULL);
+		return;
+	}
+	if (argc != 1) {
+		control_done(c, 0, "usage: status [--json]");
+		return;
+	}
 	control_out(c, "node: %s", d->conf->node);
 	control_out(c, "pid: %d", (int)getpid());
 	control_out(c, "uptime: %.1f s",
@@ -69,8 +78,91 @@ cmd_status(struct control_client *c, int argc, char **argv, void *arg)
 	TAILQ_FOREACH(peer, &d->conf->peers, entry)
 		control_out(c, "peer %s: %s@%s port %lld", peer->name,
 		    peer->user, peer->address, peer->port);
-	control_out(c, "containers: none");
+	replica_status(d->replica, c, 0);
 	control_done(c, 1, NULL);
+}
+
+/* Split "--name=value" arguments off argv; operands stay in order. */
+static int
+parse_args(int argc, char **argv, const char **opts, const char **vals,
+    int nopts, char **operands, int maxop)
+{
+	int	 i, j, n = 0;
+	size_t	 len;
+
+	for (i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--", 2) != 0) {
+			if (n == maxop)
+				return -1;
+			operands[n++] = argv[i];
+			continue;
+		}
+		for (j = 0; j < nopts; j++) {
+			len = strlen(opts[j]);
+			if (strncmp(argv[i], opts[j], len) == 0 &&
+			    (argv[i][len] == '\0' || argv[i][len] == '=')) {
+				vals[j] = argv[i][len] == '=' ?
+				    argv[i] + len + 1 : "";
+				break;
+			}
+		}
+		if (j == nopts)
+			return -1;
+	}
+	return n;
+}
+
+static void
+cmd_add(struct control_client *c, int argc, char **argv, void *arg)
+{
+	struct daemon	*d = arg;
+	const char	*opts[] = { "--peer" }, *vals[1] = { NULL };
+	char		*name;
+
+	if (parse_args(argc, argv, opts, vals, 1, &name, 1) != 1) {
+		control_done(c, 0, "usage: add CONTAINER [--peer NAME]");
+		return;
+	}
+	replica_add(d->replica, c, name, vals[0]);
+}
+
+static void
+cmd_remove(struct control_client *c, int argc, char **argv, void *arg)
+{
+	struct daemon	*d = arg;
+	const char	*opts[] = { "--purge" }, *vals[1] = { NULL };
+	char		*name;
+
+	if (parse_args(argc, argv, opts, vals, 1, &name, 1) != 1) {
+		control_done(c, 0, "usage: remove CONTAINER [--purge]");
+		return;
+	}
+	replica_remove(d->replica, c, name, vals[0] != NULL);
+}
+
+static void
+cmd_sync(struct control_client *c, int argc, char **argv, void *arg)
+{
+	struct daemon	*d = arg;
+	const char	*opts[] = { "--wait", "--timeout" };
+	const char	*vals[2] = { NULL, NULL };
+	char		*name, *end;
+	long		 timeout_ms = 0;
+
+	if (parse_args(argc, argv, opts, vals, 2, &name, 1) != 1) {
+		control_done(c, 0, "usage: sync CONTAINER [--wait] "
+		    "[--timeout S]");
+		return;
+	}
+	if (vals[1] != NULL) {
+		timeout_ms = (long)(strtod(vals[1], &end) * 1000);
+		if (*end != '\0' || timeout_ms <= 0) {
+			control_done(c, 0, "--timeout wants seconds, got '%s'",
+			    vals[1]);
+			return;
+		}
+	}
+	replica_sync(d->replica, c, name, vals[0] != NULL, timeout_ms);
 }
 
 static void
@@ -100,6 +192,7 @@ on_reload(struct loop *loop, int signo, void *arg)
 	conf->control_socket = xstrdup(d->conf->control_socket);
 	conf_free(d->conf);
 	d->conf = conf;
+	replica_set_conf(d->replica, conf);
 	log_notice("configuration reloaded from %s", d->conf_path);
 }
 
@@ -127,7 +220,14 @@ daemon_setup(struct daemon *d)
 		log_errx("%s", err.msg);
 		return -1;
 	}
+	if ((d->replica = replica_new(d->loop, d->conf, &err)) == NULL) {
+		log_errx("%s", err.msg);
+		return -1;
+	}
 	control_register(d->ctl, "status", cmd_status, d);
+	control_register(d->ctl, "add", cmd_add, d);
+	control_register(d->ctl, "remove", cmd_remove, d);
+	control_register(d->ctl, "sync", cmd_sync, d);
 	return 0;
 }
 
@@ -154,6 +254,7 @@ daemon_run(const char *conf_path, int verbose)
 		r = 0;
 	log_notice("node %s stopped", d.conf->node);
 out:
+	replica_free(d.replica);
 	control_close(d.ctl);
 	loop_free(d.loop);
 	conf_free(d.conf);

@@ -398,7 +398,7 @@ read_stderr(struct ssh_conn *c)
 		while ((nl = memchr(c->errline.data, '\n',
 		    c->errline.len)) != NULL) {
 			*nl = '\0';
-			log_warnx("peer %s: remote: %s", c->name,
+			log_info("peer %s: remote: %s", c->name,
 			    c->errline.data);
 			buf_consume(&c->errline, (size_t)(nl - c->errline.data)
 			    + 1);
@@ -454,15 +454,18 @@ static void
 step(struct ssh_conn *c)
 {
 	uint32_t	 ev = EPOLLIN;
-	int		 dirs, rounds;
+	int		 dirs, rounds, r;
 
 	if (c->in_step)
 		return;
 	c->in_step = 1;
-	while (c->state != SSH_READY && advance(c) == 1)
-		;
-	if (c->state == SSH_CLOSED)
-		return;		/* the owner may have freed c in on_close */
+	/* After a failure the owner may have freed c: touch nothing. */
+	while (c->state != SSH_READY) {
+		if ((r = advance(c)) == -1)
+			return;
+		if (r == 0)
+			break;
+	}
 	/* on_input may queue output: send it while the session takes it. */
 	for (rounds = 0; c->state == SSH_READY && rounds < 64; rounds++) {
 		if (pump(c) == -1)

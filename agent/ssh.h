@@ -7,7 +7,10 @@
  * or changed key is a hard error. Bytes written with ssh_write() are
  * queued and sent as the channel allows; received bytes accumulate in
  * the buffer handed to on_input, which consumes what it can use.
- * on_close is called once, after which the caller frees the conn.
+ * on_close is called once; the owner frees the conn afterwards, but
+ * not from inside a callback: ssh_write() may itself end in on_close,
+ * and its caller still holds the pointer. Defer the free (a 0 ms
+ * timer) and check ssh_is_ready() after writing.
  */
 #ifndef LS_SSH_H
 #define LS_SSH_H

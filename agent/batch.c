@@ -1,0 +1,494 @@
+/*
+ * batch: see batch.h. The batch owns its items, its updates and the
+ * entry being streamed (cur). "seen" holds every path this batch has
+ * looked at, so a path reached twice (dirty, and inside a tree) is
+ * shipped once, and the sweep knows what the walk found.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch.h"
+#include "beneath.h"
+#include "frame.h"
+#include "index.h"
+#include "log.h"
+#include "source.h"
+#include "xmalloc.h"
+
+enum item_kind {
+	ITEM_RENAME,
+	ITEM_PATH,
+	ITEM_SWEEP,
+};
+
+struct item {
+	enum item_kind	 kind;
+	char		*path;
+	char		*to;		/* ITEM_RENAME */
+	int		 tree;		/* ITEM_PATH: expand a directory */
+};
+
+enum update_kind {
+	UP_SET,
+	UP_DEL,
+	UP_RENAME,
+};
+
+struct update {
+	enum update_kind	 kind;
+	char			*path;
+	char			*to;
+	struct index_stat	 st;
+};
+
+struct batch {
+	int			 rootfd;
+	struct index		*index;
+	uint64_t		 gen;
+	struct item		*items;
+	size_t			 nitems, capitems, next;
+	struct update		*ups;
+	size_t			 nups, capups;
+	struct index		*seen;
+	struct index		*links;		/* "dev:ino" -> size = link no. */
+	char			**linkpaths;
+	size_t			 nlinks;
+	struct source_entry	 cur;		/* regular file being sent */
+	int			 streaming;
+	off_t			 off, ext_end;
+	int			 committed;
+	struct batch_stats	 stats;
+};
+
+struct batch *
+batch_new(int rootfd, struct index *index, uint64_t gen)
+{
+	struct batch	*b = xcalloc(1, sizeof(*b));
+
+	b->rootfd = rootfd;
+	b->index = index;
+	b->gen = gen;
+	b->seen = index_new();
+	b->links = index_new();
+	b->cur.fd = -1;
+	return b;
+}
+
+void
+batch_free(struct batch *b)
+{
+	size_t	 i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->nitems; i++) {
+		free(b->items[i].path);
+		free(b->items[i].to);
+	}
+	for (i = 0; i < b->nups; i++) {
+		free(b->ups[i].path);
+		free(b->ups[i].to);
+	}
+	for (i = 0; i < b->nlinks; i++)
+		free(b->linkpaths[i]);
+	free(b->linkpaths);
+	free(b->items);
+	free(b->ups);
+	source_entry_clear(&b->cur);
+	index_free(b->seen);
+	index_free(b->links);
+	free(b);
+}
+
+static void
+add_item(struct batch *b, enum item_kind kind, const char *path,
+    const char *to, int tree)
+{
+	struct item	*it;
+
+	if (b->nitems == b->capitems) {
+		b->capitems = b->capitems ? b->capitems * 2 : 64;
+		b->items = xreallocarray(b->items, b->capitems,
+		    sizeof(*b->items));
+	}
+	it = &b->items[b->nitems++];
+	it->kind = kind;
+	it->path = path != NULL ? xstrdup(path) : NULL;
+	it->to = to != NULL ? xstrdup(to) : NULL;
+	it->tree = tree;
+}
+
+static void
+add_update(struct batch *b, enum update_kind kind, const char *path,
+    const char *to, const struct index_stat *st)
+{
+	struct update	*u;
+
+	if (b->nups == b->capups) {
+		b->capups = b->capups ? b->capups * 2 : 64;
+		b->ups = xreallocarray(b->ups, b->capups, sizeof(*b->ups));
+	}
+	u = &b->ups[b->nups++];
+	u->kind = kind;
+	u->path = xstrdup(path);
+	u->to = to != NULL ? xstrdup(to) : NULL;
+	if (st != NULL)
+		u->st = *st;
+}
+
+void
+batch_add_rename(struct batch *b, const char *from, const char *to)
+{
+	add_item(b, ITEM_RENAME, from, to, 0);
+}
+
+void
+batch_add_path(struct batch *b, const char *path, int tree)
+{
+	add_item(b, ITEM_PATH, path, NULL, tree);
+}
+
+/* Compare the whole tree with the index: walk it all, then sweep. */
+void
+batch_add_rescan(struct batch *b)
+{
+	add_item(b, ITEM_PATH, "", NULL, 1);
+	add_item(b, ITEM_SWEEP, NULL, NULL, 0);
+}
+
+static int
+item_cmp(const void *a, const void *b)
+{
+	const struct item	*x = a, *y = b;
+
+	if (x->kind != y->kind)
+		return (int)x->kind - (int)y->kind;
+	if (x->kind != ITEM_PATH)
+		return 0;
+	return strcmp(x->path, y->path);
+}
+
+/* Renames keep their order; paths sort parents first; sweep last. */
+void
+batch_seal(struct batch *b)
+{
+	size_t	 first = 0;
+
+	while (first < b->nitems && b->items[first].kind == ITEM_RENAME)
+		first++;
+	qsort(b->items + first, b->nitems - first, sizeof(*b->items),
+	    item_cmp);
+}
+
+size_t
+batch_items(const struct batch *b)
+{
+	return b->nitems;
+}
+
+uint64_t
+batch_gen(const struct batch *b)
+{
+	return b->gen;
+}
+
+const struct batch_stats *
+batch_stats(const struct batch *b)
+{
+	return &b->stats;
+}
+
+static int
+gone(int e)
+{
+	/* Deleted, or a component turned into a symlink or a non-dir. */
+	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == EXDEV;
+}
+
+/* Does the index hold path or anything beneath it? */
+static int
+index_has_tree(const struct index *ix, const char *path)
+{
+	return index_get(ix, path) != NULL;
+}
+
+static void
+emit_remove(struct batch *b, const char *path, struct buf *out)
+{
+	frame_put_str(out, FRAME_REMOVE, path);
+	add_update(b, UP_DEL, path, NULL, NULL);
+	b->stats.removes++;
+}
+
+/* Queue the children of a directory, as trees themselves. */
+static int
+expand(struct batch *b, const char *path, struct ls_err *err)
+{
+	struct dirent	*de;
+	DIR		*d;
+	char		*child;
+	int		 fd;
+
+	if ((fd = beneath_open(b->rootfd, path, O_RDONLY | O_DIRECTORY, 0,
+	    err)) == -1)
+		return gone(errno) ? 0 : -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		ls_err_sys(err, "%s: opendir", path);
+		close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 ||
+		    strcmp(de->d_name, "..") == 0)
+			continue;
+		child = path[0] == '\0' ? xstrdup(de->d_name) :
+		    xasprintf("%s/%s", path, de->d_name);
+		add_item(b, ITEM_PATH, child, NULL, 1);
+		free(child);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* A second name of an inode already sent in this batch is a link. */
+static const char *
+link_source(struct batch *b, const struct source_entry *se)
+{
+	static const struct index_stat	 none;
+	const struct index_stat		*hit;
+	struct index_stat		 st = none;
+	char				 key[64];
+
+	if (se->kind != ENTRY_REG || se->st.st_nlink < 2)
+		return NULL;
+	snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)se->st.st_dev,
+	    (uintmax_t)se->st.st_ino);
+	if ((hit = index_get(b->links, key)) != NULL)
+		return b->linkpaths[hit->size];
+	st.size = b->nlinks;
+	index_set(b->links, key, &st);
+	b->linkpaths = xreallocarray(b->linkpaths, b->nlinks + 1,
+	    sizeof(*b->linkpaths));
+	b->linkpaths[b->nlinks++] = xstrdup(se->path);
+	return NULL;
+}
+
+/* Ship one path's entry; a regular file's data follows in pump. */
+static int
+send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
+{
+	static const struct index_stat	 none;
+	struct source_entry		 se;
+	struct frame_entry		 fe;
+	struct index_stat		 st;
+	const struct index_stat		*old;
+	const char			*lsrc;
+	char				*path = xstrdup(b->items[i].path);
+	int				 tree = b->items[i].tree, r = 0;
+
+	if (index_get(b->seen, path) != NULL)
+		goto out;
+	index_set(b->seen, path, &none);
+	if (path[0] == '\0') {	/* the root: never an entry itself */
+		r = tree ? expand(b, path, err) : 0;
+		goto out;
+	}
+	if (source_read(b->rootfd, path, &se, err) == -1) {
+		if (gone(errno) || errno == EOPNOTSUPP) {
+			if (index_has_tree(b->index, path))
+				emit_remove(b, path, out);
+			r = 0;
+		} else
+			r = -1;
+		source_entry_clear(&se);
+		goto out;
+	}
+	index_stat_from(&st, &se.st);
+	old = index_get(b->index, path);
+	if (old == NULL || !index_stat_same(old, &st)) {
+		source_to_frame(&se, &fe);
+		if ((lsrc = link_source(b, &se)) != NULL) {
+			fe.kind = ENTRY_HARDLINK;
+			fe.target = (struct frame_str){ lsrc, strlen(lsrc) };
+			fe.nxattr = 0;
+		}
+		frame_put_entry(out, &fe);
+		add_update(b, UP_SET, path, NULL, &st);
+		b->stats.files++;
+		if (fe.kind == ENTRY_REG) {
+			b->cur = se;	/* its fd now streams */
+			b->streaming = 1;
+			b->off = 0;
+			b->ext_end = 0;
+			memset(&se, 0, sizeof(se));
+			se.fd = -1;
+		}
+	}
+	if (se.kind == ENTRY_DIR && tree)
+		r = expand(b, path, err);
+	source_entry_clear(&se);
+out:
+	free(path);
+	return r;
+}
+
+/* Send the current file's data extents; 1 when its END is out. */
+static int
+stream_data(struct batch *b, struct buf *out, size_t budget,
+    struct ls_err *err)
+{
+	char	 chunk[FRAME_MAX_DATA];
+	off_t	 size = b->cur.st.st_size, start, end;
+	ssize_t	 n;
+	size_t	 want;
+
+	while (out->len < budget) {
+		if (b->off >= b->ext_end) {
+			if (source_next_data(b->cur.fd, b->off, size, &start,
+			    &end) == 1) {
+				frame_put_empty(out, FRAME_END);
+				source_entry_clear(&b->cur);
+				b->streaming = 0;
+				return 1;
+			}
+			b->off = start;
+			b->ext_end = end;
+		}
+		want = (size_t)(b->ext_end - b->off) < sizeof(chunk) ?
+		    (size_t)(b->ext_end - b->off) : sizeof(chunk);
+		if ((n = pread(b->cur.fd, chunk, want, b->off)) == -1) {
+			ls_err_sys(err, "%s: read", b->cur.path);
+			return -1;
+		}
+		if (n == 0) {	/* truncated while we read: size shrank */
+			b->ext_end = b->off = size;
+			continue;
+		}
+		frame_put_data(out, (uint64_t)b->off, chunk, (size_t)n);
+		b->off += n;
+		b->stats.bytes += (uint64_t)n;
+	}
+	return 0;
+}
+
+struct sweep {
+	struct batch	*b;
+	char		**gone;
+	size_t		 n;
+};
+
+static void
+sweep_one(const char *path, const struct index_stat *st, void *arg)
+{
+	struct sweep	*s = arg;
+	const char	*slash = strrchr(path, '/');
+	char		*parent;
+	int		 parent_gone = 0;
+
+	(void)st;
+	if (index_get(s->b->seen, path) != NULL)
+		return;
+	/* Only the topmost missing path: its removal takes the rest. */
+	if (slash != NULL) {
+		parent = xstrndup(path, (size_t)(slash - path));
+		parent_gone = index_get(s->b->seen, parent) == NULL &&
+		    index_get(s->b->index, parent) != NULL;
+		free(parent);
+	}
+	if (parent_gone)
+		return;
+	s->gone = xreallocarray(s->gone, s->n + 1, sizeof(*s->gone));
+	s->gone[s->n++] = xstrdup(path);
+}
+
+static void
+sweep(struct batch *b, struct buf *out)
+{
+	struct sweep	 s = { b, NULL, 0 };
+	size_t		 i;
+
+	index_walk(b->index, sweep_one, &s);
+	for (i = 0; i < s.n; i++) {
+		emit_remove(b, s.gone[i], out);
+		free(s.gone[i]);
+	}
+	free(s.gone);
+}
+
+/*
+ * Append frames to out until it holds budget bytes. Returns 1 once
+ * the COMMIT is out, 0 when there is more, -1 on a local read error
+ * (err says which path).
+ */
+int
+batch_pump(struct batch *b, struct buf *out, size_t budget,
+    struct ls_err *err)
+{
+	struct item	*it;
+
+	while (out->len < budget && !b->committed) {
+		if (b->streaming) {
+			if (stream_data(b, out, budget, err) == -1)
+				return -1;
+			continue;
+		}
+		if (b->next == b->nitems) {
+			frame_put_gen(out, FRAME_COMMIT, b->gen);
+			b->committed = 1;
+			break;
+		}
+		it = &b->items[b->next++];
+		switch (it->kind) {
+		case ITEM_RENAME:
+			frame_put_rename(out, it->path, it->to);
+			add_update(b, UP_RENAME, it->path, it->to, NULL);
+			b->stats.renames++;
+			break;
+		case ITEM_PATH:
+			if (send_path(b, b->next - 1, out, err) == -1)
+				return -1;
+			break;
+		case ITEM_SWEEP:
+			sweep(b, out);
+			break;
+		}
+	}
+	return b->committed;
+}
+
+/* The peer made the batch durable: now the index may say so. */
+void
+batch_ack(struct batch *b)
+{
+	const struct index_stat	*old;
+	struct update		*u;
+	size_t			 i;
+
+	/* Tree deletion walks the whole index: only for directories. */
+	for (i = 0; i < b->nups; i++) {
+		u = &b->ups[i];
+		old = index_get(b->index, u->path);
+		switch (u->kind) {
+		case UP_SET:
+			if (old != NULL && S_ISDIR(old->mode) &&
+			    !S_ISDIR(u->st.mode))
+				index_del_tree(b->index, u->path);
+			index_set(b->index, u->path, &u->st);
+			break;
+		case UP_DEL:
+			if (old != NULL && S_ISDIR(old->mode))
+				index_del_tree(b->index, u->path);
+			else
+				index_del(b->index, u->path);
+			break;
+		case UP_RENAME:
+			index_rename(b->index, u->path, u->to);
+			break;
+		}
+	}
+}

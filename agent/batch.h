@@ -1,0 +1,48 @@
+/*
+ * batch: one generation of changes for one container, turned into
+ * frames a budget at a time so the SSH queue stays short however large
+ * the files are.
+ *
+ * Items are processed in order: renames first (as the events came),
+ * then removals and entries sorted so that a directory comes before
+ * what it holds. A "tree" item expands into its children as it is
+ * reached; a SWEEP item, at the end of a rescan, removes what the peer
+ * holds (per the index) and the walk did not see. What the batch did
+ * is recorded and applied to the index only when the peer acknowledges
+ * the batch (batch_ack), so an unacknowledged batch changes nothing.
+ * The batch borrows the container's root fd and index.
+ */
+#ifndef LS_BATCH_H
+#define LS_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "err.h"
+
+struct index;
+struct batch;
+
+struct batch_stats {
+	uint64_t	 bytes;		/* content bytes shipped */
+	uint64_t	 files;		/* entries shipped */
+	uint64_t	 removes;
+	uint64_t	 renames;
+};
+
+struct batch	*batch_new(int rootfd, struct index *, uint64_t gen);
+void		 batch_free(struct batch *);
+void		 batch_add_rename(struct batch *, const char *from,
+		    const char *to);
+void		 batch_add_path(struct batch *, const char *path, int tree);
+void		 batch_add_rescan(struct batch *);
+void		 batch_seal(struct batch *);
+size_t		 batch_items(const struct batch *);
+int		 batch_pump(struct batch *, struct buf *out, size_t budget,
+		    struct ls_err *);
+void		 batch_ack(struct batch *);
+uint64_t	 batch_gen(const struct batch *);
+const struct batch_stats *batch_stats(const struct batch *);
+
+#endif

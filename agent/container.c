@@ -1,0 +1,357 @@
+/*
+ * container: see container.h. The dirty and pending sets reuse struct
+ * index as a path set: dirty keeps a "whole tree" flag in st.mode,
+ * pending the time a file was first seen changing in st.mtime_sec.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "container.h"
+#include "fsutil.h"
+#include "index.h"
+#include "watch.h"
+#include "xmalloc.h"
+
+#define INDEX_SAVE_EVERY_MS	5000	/* at most one index save per period */
+
+struct container *
+container_new(const char *name, const char *peer, const char *state_dir)
+{
+	struct container	*c = xcalloc(1, sizeof(*c));
+	struct ls_err		 err;
+	char			*path;
+
+	c->name = xstrdup(name);
+	c->peer = xstrdup(peer);
+	c->statedir = xasprintf("%s/containers/%s", state_dir, name);
+	c->rootfd = -1;
+	c->watch_id = -1;
+	path = xasprintf("%s/index", c->statedir);
+	if ((c->index = index_load(path, &c->gen, &err)) == NULL) {
+		c->index = index_new();
+		c->gen = 0;
+	}
+	free(path);
+	c->dirty = index_new();
+	c->pending = index_new();
+	TAILQ_INIT(&c->renames);
+	c->rescan = 1;	/* first sync, or compare after a restart */
+	return c;
+}
+
+static void
+renames_clear(struct container *c)
+{
+	struct container_rename	*r;
+
+	while ((r = TAILQ_FIRST(&c->renames)) != NULL) {
+		TAILQ_REMOVE(&c->renames, r, entry);
+		free(r->from);
+		free(r->to);
+		free(r);
+	}
+}
+
+void
+container_free(struct container *c)
+{
+	if (c == NULL)
+		return;
+	renames_clear(c);
+	batch_free(c->inflight);
+	index_free(c->index);
+	index_free(c->dirty);
+	index_free(c->pending);
+	container_info_clear(&c->info);
+	if (c->rootfd != -1)
+		close(c->rootfd);
+	free(c->name);
+	free(c->peer);
+	free(c->statedir);
+	free(c);
+}
+
+/* Find the container through the runtime and open its upperdir. */
+int
+container_attach(struct container *c, const char *runtime,
+    struct ls_err *err)
+{
+	container_info_clear(&c->info);
+	if (runtime_inspect(runtime, c->name, &c->info, err) == -1)
+		return -1;
+	if (c->rootfd != -1)
+		close(c->rootfd);
+	if ((c->rootfd = open(c->info.upperdir, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		ls_err_sys(err, "container %s: upperdir %s", c->name,
+		    c->info.upperdir);
+		return -1;
+	}
+	return 0;
+}
+
+static void
+mark_dirty(struct container *c, const char *path, int tree)
+{
+	const struct index_stat	*old = index_get(c->dirty, path);
+	struct index_stat	 st;
+
+	memset(&st, 0, sizeof(st));
+	st.mode = (uint32_t)tree | (old != NULL ? old->mode : 0);
+	index_set(c->dirty, path, &st);
+}
+
+static void
+mark_pending(struct container *c, const char *path, long long now)
+{
+	struct index_stat	 st;
+
+	if (index_get(c->pending, path) != NULL)
+		return;	/* keep the first time: max_lag counts from it */
+	memset(&st, 0, sizeof(st));
+	st.mtime_sec = now;
+	index_set(c->pending, path, &st);
+}
+
+static void
+on_rename(struct container *c, const char *from, const char *to)
+{
+	struct container_rename	*r;
+
+	/* Unsettled and dirty paths follow their entry to its new name. */
+	index_rename(c->pending, from, to);
+	index_rename(c->dirty, from, to);
+	if (index_get(c->index, from) == NULL) {
+		/* The peer never had it: ship the new name whole, and let the
+		 * next cut check the old one (a batch in flight may have it). */
+		mark_dirty(c, from, 0);
+		mark_dirty(c, to, 1);
+		return;
+	}
+	r = xcalloc(1, sizeof(*r));
+	r->from = xstrdup(from);
+	r->to = xstrdup(to);
+	TAILQ_INSERT_TAIL(&c->renames, r, entry);
+}
+
+void
+container_event(struct container *c, const struct watch_event *ev,
+    long long now)
+{
+	switch (ev->kind) {
+	case WATCH_CHANGED:
+		if (ev->is_dir)
+			mark_dirty(c, ev->path, 0);
+		else
+			mark_pending(c, ev->path, now);
+		break;
+	case WATCH_SETTLED:
+		index_del(c->pending, ev->path);
+		mark_dirty(c, ev->path, 0);
+		break;
+	case WATCH_REMOVED:
+		index_del(c->pending, ev->path);
+		mark_dirty(c, ev->path, 0);
+		break;
+	case WATCH_RENAMED:
+		on_rename(c, ev->from, ev->path);
+		break;
+	case WATCH_OVERFLOW:
+		c->rescan = 1;
+		c->rescans++;
+		break;
+	}
+}
+
+struct due {
+	struct container	*c;
+	long long		 now, limit, next;
+	int			 all;
+};
+
+static void
+due_one(const char *path, const struct index_stat *st, void *arg)
+{
+	struct due	*d = arg;
+	long long	 when = st->mtime_sec + d->limit;
+
+	if (d->all || when <= d->now) {
+		mark_dirty(d->c, path, 0);
+		index_del(d->c->pending, path);
+	} else if (d->next == 0 || when < d->next)
+		d->next = when;
+}
+
+/* Ship unsettled files at the next cut (sync --wait, shutdown). */
+void
+container_settle_all(struct container *c)
+{
+	struct due	 d = { c, 0, 0, 0, 1 };
+
+	index_walk(c->pending, due_one, &d);
+}
+
+/*
+ * Is there something to cut now? Due pending files become dirty on the
+ * way. *deadline (0: none) is when the next pending file will be due.
+ */
+int
+container_has_work(struct container *c, long long now, int max_lag_ms,
+    long long *deadline)
+{
+	struct due	 d = { c, now, max_lag_ms, 0, 0 };
+
+	*deadline = 0;
+	if (c->inflight != NULL || c->rootfd == -1)
+		return 0;
+	index_walk(c->pending, due_one, &d);	/* moves due ones to dirty */
+	*deadline = d.next;
+	return c->rescan || index_count(c->dirty) > 0 ||
+	    !TAILQ_EMPTY(&c->renames);
+}
+
+struct cut_ctx {
+	struct batch	*b;
+};
+
+static void
+cut_one(const char *path, const struct index_stat *st, void *arg)
+{
+	struct cut_ctx	*cc = arg;
+
+	batch_add_path(cc->b, path, st->mode & 1);
+}
+
+struct batch *
+container_cut(struct container *c, long long now, int max_lag_ms)
+{
+	struct container_rename	*r;
+	struct cut_ctx		 cc;
+	long long		 deadline;
+
+	if (!container_has_work(c, now, max_lag_ms, &deadline))
+		return NULL;
+	cc.b = batch_new(c->rootfd, c->index, c->gen + 1);
+	TAILQ_FOREACH(r, &c->renames, entry)
+		batch_add_rename(cc.b, r->from, r->to);
+	if (c->rescan)
+		batch_add_rescan(cc.b);
+	index_walk(c->dirty, cut_one, &cc);
+	batch_seal(cc.b);
+	renames_clear(c);
+	index_free(c->dirty);
+	c->dirty = index_new();
+	c->rescan = 0;
+	c->inflight = cc.b;
+	c->inflight_ms = now;
+	return cc.b;
+}
+
+/* The batch in flight is durable on the peer. */
+void
+container_acked(struct container *c, long long now)
+{
+	const struct batch_stats	*st = batch_stats(c->inflight);
+	struct ls_err			 err;
+
+	batch_ack(c->inflight);
+	c->gen = batch_gen(c->inflight);
+	c->bytes += st->bytes;
+	c->files += st->files;
+	c->batches++;
+	c->last_lag_ms = now - c->inflight_ms;
+	c->last_ack_ms = now;
+	batch_free(c->inflight);
+	c->inflight = NULL;
+	c->last_error[0] = '\0';
+	if (now - c->index_saved_ms >= INDEX_SAVE_EVERY_MS) {
+		if (container_save(c, &err) == -1)
+			snprintf(c->last_error, sizeof(c->last_error), "%s",
+			    err.msg);
+		c->index_saved_ms = now;
+	}
+}
+
+/* The peer lost what the index says it has: start from nothing. */
+void
+container_reset_index(struct container *c)
+{
+	index_free(c->index);
+	c->index = index_new();
+	c->gen = 0;
+}
+
+/* The session ended: what was in flight must be found again. */
+void
+container_lost(struct container *c)
+{
+	if (c->inflight != NULL) {
+		batch_free(c->inflight);
+		c->inflight = NULL;
+		c->rescan = 1;
+	}
+	c->twin_ok = 0;
+	c->opened = 0;
+}
+
+/* The generation that will hold every change seen so far. */
+uint64_t
+container_target_gen(const struct container *c)
+{
+	uint64_t	 base = c->inflight != NULL ? batch_gen(c->inflight) :
+			    c->gen;
+
+	if (c->rescan || index_count(c->dirty) > 0 ||
+	    index_count(c->pending) > 0 || !TAILQ_EMPTY(&c->renames))
+		return base + 1;
+	return base;
+}
+
+/* Persist the association and the acknowledged index. */
+int
+container_save(struct container *c, struct ls_err *err)
+{
+	char	*path;
+	FILE	*f;
+	int	 r;
+
+	if (mkdir_p(c->statedir, 0700) == -1) {
+		ls_err_sys(err, "%s", c->statedir);
+		return -1;
+	}
+	path = xasprintf("%s/peer", c->statedir);
+	if ((f = fopen(path, "we")) == NULL || fprintf(f, "%s\n", c->peer) < 0
+	    || fclose(f) == EOF) {
+		ls_err_sys(err, "%s", path);
+		free(path);
+		return -1;
+	}
+	free(path);
+	path = xasprintf("%s/index", c->statedir);
+	r = index_save(c->index, c->gen, path, err);
+	free(path);
+	return r;
+}
+
+int
+container_forget(struct container *c, struct ls_err *err)
+{
+	static const char *const files[] = { "index", "index.tmp", "peer" };
+	char	*path;
+	size_t	 i;
+
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		path = xasprintf("%s/%s", c->statedir, files[i]);
+		unlink(path);
+		free(path);
+	}
+	if (rmdir(c->statedir) == -1 && errno != ENOENT) {
+		ls_err_sys(err, "%s", c->statedir);
+		return -1;
+	}
+	return 0;
+}

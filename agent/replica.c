@@ -1,0 +1,577 @@
+/*
+ * replica: see replica.h. The replica owns the watcher, the containers,
+ * the ships and the waiters; it borrows the config (the daemon swaps
+ * it on reload through replica_set_conf). Container ids given to the
+ * watcher are never reused within a run.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <bsd/sys/queue.h>
+
+#include "conf.h"
+#include "container.h"
+#include "control.h"
+#include "log.h"
+#include "loop.h"
+#include "replica.h"
+#include "ship.h"
+#include "watch.h"
+#include "xmalloc.h"
+
+#define WAITER_CHECK_MS		100	/* how often deadlines are checked */
+
+struct waiter {
+	TAILQ_ENTRY(waiter)	 entry;
+	struct control_client	*client;
+	char			*name;
+	uint64_t		 target;
+	long long		 deadline;	/* 0: none */
+	const char		*what;		/* "add" or "sync" */
+};
+TAILQ_HEAD(waiters, waiter);
+
+struct ship_entry {
+	SLIST_ENTRY(ship_entry)	 entry;
+	struct ship		*ship;
+};
+
+struct replica {
+	struct loop		*loop;
+	const struct conf	*conf;
+	struct watcher		*watcher;
+	struct containers	 containers;
+	SLIST_HEAD(, ship_entry) ships;
+	struct waiters		 waiters;
+	int			 next_id;
+	long long		 wake_timer;
+	long long		 waiter_timer;
+};
+
+static void	on_watch(struct loop *, int, uint32_t, void *);
+static void	before_sleep(struct loop *, void *);
+static void	load_containers(struct replica *);
+
+struct replica *
+replica_new(struct loop *loop, const struct conf *conf, struct ls_err *err)
+{
+	struct replica	*r = xcalloc(1, sizeof(*r));
+
+	r->loop = loop;
+	r->conf = conf;
+	TAILQ_INIT(&r->containers);
+	SLIST_INIT(&r->ships);
+	TAILQ_INIT(&r->waiters);
+	if ((r->watcher = watcher_new(err)) == NULL) {
+		free(r);
+		return NULL;
+	}
+	if (loop_add_fd(loop, watcher_fd(r->watcher), EPOLLIN, on_watch,
+	    r) == -1) {
+		ls_err_sys(err, "watcher: epoll");
+		watcher_free(r->watcher);
+		free(r);
+		return NULL;
+	}
+	loop_before_sleep(loop, before_sleep, r);
+	load_containers(r);
+	return r;
+}
+
+static void
+waiter_done(struct replica *r, struct waiter *w, int ok, const char *fmt,
+    ...) __attribute__((format(printf, 4, 5)));
+
+static void
+waiter_done(struct replica *r, struct waiter *w, int ok, const char *fmt,
+    ...)
+{
+	char	 msg[512];
+	va_list	 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	TAILQ_REMOVE(&r->waiters, w, entry);
+	control_done(w->client, ok, "%s", msg);
+	free(w->name);
+	free(w);
+}
+
+void
+replica_free(struct replica *r)
+{
+	struct container	*c;
+	struct ship_entry	*se;
+	struct waiter		*w;
+	struct ls_err		 err;
+
+	if (r == NULL)
+		return;
+	while ((w = TAILQ_FIRST(&r->waiters)) != NULL)
+		waiter_done(r, w, 0, "the daemon is shutting down");
+	while ((se = SLIST_FIRST(&r->ships)) != NULL) {
+		SLIST_REMOVE_HEAD(&r->ships, entry);
+		ship_free(se->ship);
+		free(se);
+	}
+	while ((c = TAILQ_FIRST(&r->containers)) != NULL) {
+		TAILQ_REMOVE(&r->containers, c, entry);
+		if (container_save(c, &err) == -1)
+			log_warnx("container %s: %s", c->name, err.msg);
+		container_free(c);
+	}
+	if (r->wake_timer != 0)
+		loop_del_timer(r->loop, r->wake_timer);
+	if (r->waiter_timer != 0)
+		loop_del_timer(r->loop, r->waiter_timer);
+	loop_before_sleep(r->loop, NULL, NULL);
+	loop_del_fd(r->loop, watcher_fd(r->watcher));
+	watcher_free(r->watcher);
+	free(r);
+}
+
+void
+replica_set_conf(struct replica *r, const struct conf *conf)
+{
+	r->conf = conf;
+}
+
+static struct container *
+find(struct replica *r, const char *name)
+{
+	struct container	*c;
+
+	TAILQ_FOREACH(c, &r->containers, entry)
+		if (strcmp(c->name, name) == 0)
+			return c;
+	return NULL;
+}
+
+static struct container *
+find_id(struct replica *r, int id)
+{
+	struct container	*c;
+
+	TAILQ_FOREACH(c, &r->containers, entry)
+		if (c->watch_id == id)
+			return c;
+	return NULL;
+}
+
+static void
+on_acked(struct container *c, void *arg)
+{
+	struct replica	*r = arg;
+	struct waiter	*w, *tmp;
+
+	log_info("container %s: generation %" PRIu64 " durable on %s "
+	    "(%" PRIu64 " files, %" PRIu64 " bytes so far, %lld ms)",
+	    c->name, c->gen, c->peer, c->files, c->bytes, c->last_lag_ms);
+	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp)
+		if (strcmp(w->name, c->name) == 0 && c->gen >= w->target)
+			waiter_done(r, w, 1, "%s: %s in step with its twin on "
+			    "%s at generation %" PRIu64 " (%" PRIu64 " files, "
+			    "%" PRIu64 " bytes)", w->what, c->name, c->peer,
+			    c->gen, c->files, c->bytes);
+}
+
+static struct ship *
+ship_for(struct replica *r, const char *peer)
+{
+	struct ship_entry	*se;
+	struct conf_peer	*cp;
+
+	SLIST_FOREACH(se, &r->ships, entry)
+		if (strcmp(ship_peer(se->ship), peer) == 0)
+			return se->ship;
+	if ((cp = conf_peer_find(r->conf, peer)) == NULL)
+		return NULL;
+	se = xcalloc(1, sizeof(*se));
+	se->ship = ship_new(r->loop, r->conf->node, cp, &r->containers,
+	    (int)r->conf->max_lag_ms, on_acked, r);
+	SLIST_INSERT_HEAD(&r->ships, se, entry);
+	return se->ship;
+}
+
+static void
+watch_event(const struct watch_event *ev, void *arg)
+{
+	struct replica		*r = arg;
+	struct container	*c;
+
+	if ((c = find_id(r, ev->root)) != NULL)
+		container_event(c, ev, loop_now_ms());
+}
+
+static void
+drain_watcher(struct replica *r)
+{
+	struct ls_err	 err;
+
+	if (watcher_read(r->watcher, watch_event, r, &err) == -1)
+		log_errx("watcher: %s", err.msg);
+}
+
+static void
+on_watch(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	drain_watcher(arg);
+}
+
+static long
+wake(struct loop *l, long long id, void *arg)
+{
+	struct replica	*r = arg;
+
+	(void)l;
+	(void)id;
+	r->wake_timer = 0;
+	return LOOP_NOMORE;	/* waking up was the point: before_sleep runs */
+}
+
+/*
+ * Every turn of the loop ends here: each ship cuts and sends what its
+ * containers gathered, and the loop is woken again when the next
+ * unsettled file is due.
+ */
+static void
+before_sleep(struct loop *l, void *arg)
+{
+	struct replica		*r = arg;
+	struct ship_entry	*se;
+	struct container	*c;
+	long long		 now = loop_now_ms(), next = 0, d;
+
+	SLIST_FOREACH(se, &r->ships, entry)
+		ship_kick(se->ship);
+	TAILQ_FOREACH(c, &r->containers, entry)
+		if (c->inflight == NULL && !container_has_work(c, now,
+		    (int)r->conf->max_lag_ms, &d) && d != 0 &&
+		    (next == 0 || d < next))
+			next = d;
+	if (r->wake_timer != 0) {
+		loop_del_timer(l, r->wake_timer);
+		r->wake_timer = 0;
+	}
+	if (next != 0)
+		r->wake_timer = loop_add_timer(l, next > now ? next - now : 0,
+		    wake, r);
+}
+
+/* Find the container, open its upperdir and watch it. */
+static int
+start(struct replica *r, struct container *c, struct ls_err *err)
+{
+	if (ship_for(r, c->peer) == NULL) {
+		ls_err_set(err, "peer '%s' is not in the configuration",
+		    c->peer);
+		return -1;
+	}
+	if (container_attach(c, r->conf->runtime, err) == -1)
+		return -1;
+	/* Watch before the first scan, so nothing changes unseen. */
+	c->watch_id = ++r->next_id;
+	if (watcher_add_root(r->watcher, c->watch_id, c->info.upperdir,
+	    err) == -1) {
+		c->watch_id = -1;
+		return -1;
+	}
+	return 0;
+}
+
+/* Resume every container whose association is in the state dir. */
+static void
+load_containers(struct replica *r)
+{
+	char			*dir, *path, peer[128];
+	struct dirent		*de;
+	struct container	*c;
+	struct ls_err		 err;
+	FILE			*f;
+	DIR			*d;
+
+	dir = xasprintf("%s/containers", r->conf->state_dir);
+	if ((d = opendir(dir)) == NULL) {
+		free(dir);
+		return;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!conf_name_valid(de->d_name))
+			continue;
+		path = xasprintf("%s/%s/peer", dir, de->d_name);
+		f = fopen(path, "re");
+		free(path);
+		if (f == NULL || fscanf(f, "%127s", peer) != 1) {
+			if (f != NULL)
+				fclose(f);
+			continue;
+		}
+		fclose(f);
+		c = container_new(de->d_name, peer, r->conf->state_dir);
+		TAILQ_INSERT_TAIL(&r->containers, c, entry);
+		if (start(r, c, &err) == -1) {
+			snprintf(c->last_error, sizeof(c->last_error), "%s",
+			    err.msg);
+			log_errx("container %s: cannot resume: %s", c->name,
+			    err.msg);
+		} else
+			log_notice("container %s: resumed (peer %s, generation "
+			    "%" PRIu64 ")", c->name, c->peer, c->gen);
+	}
+	closedir(d);
+	free(dir);
+}
+
+static long
+check_waiters(struct loop *l, long long id, void *arg)
+{
+	struct replica	*r = arg;
+	struct waiter	*w, *tmp;
+	long long	 now = loop_now_ms();
+
+	(void)l;
+	(void)id;
+	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp)
+		if (w->deadline != 0 && now >= w->deadline)
+			waiter_done(r, w, 0, "%s: %s: timed out waiting for "
+			    "generation %" PRIu64, w->what, w->name, w->target);
+	if (TAILQ_EMPTY(&r->waiters)) {
+		r->waiter_timer = 0;
+		return LOOP_NOMORE;
+	}
+	return WAITER_CHECK_MS;
+}
+
+static void
+wait_for_gen(struct replica *r, struct control_client *cc,
+    struct container *c, const char *what, long timeout_ms)
+{
+	struct waiter	*w = xcalloc(1, sizeof(*w));
+
+	w->client = cc;
+	w->name = xstrdup(c->name);
+	w->target = container_target_gen(c);
+	w->deadline = timeout_ms > 0 ? loop_now_ms() + timeout_ms : 0;
+	w->what = what;
+	TAILQ_INSERT_TAIL(&r->waiters, w, entry);
+	if (c->gen >= w->target) {
+		on_acked(c, r);
+		return;
+	}
+	if (r->waiter_timer == 0)
+		r->waiter_timer = loop_add_timer(r->loop, WAITER_CHECK_MS,
+		    check_waiters, r);
+}
+
+static const char *
+default_peer(const struct conf *conf, struct ls_err *err)
+{
+	struct conf_peer	*p = TAILQ_FIRST(&conf->peers);
+
+	if (p == NULL) {
+		ls_err_set(err, "no peers in the configuration");
+		return NULL;
+	}
+	if (TAILQ_NEXT(p, entry) != NULL) {
+		ls_err_set(err, "several peers are configured: say which "
+		    "with --peer NAME");
+		return NULL;
+	}
+	return p->name;
+}
+
+void
+replica_add(struct replica *r, struct control_client *cc, const char *name,
+    const char *peer)
+{
+	struct container	*c;
+	struct ls_err		 err;
+
+	if (!conf_name_valid(name)) {
+		control_done(cc, 0, "'%s' is not a valid container name", name);
+		return;
+	}
+	if (find(r, name) != NULL) {
+		control_done(cc, 0, "%s is already replicated", name);
+		return;
+	}
+	if (peer == NULL && (peer = default_peer(r->conf, &err)) == NULL) {
+		control_done(cc, 0, "%s", err.msg);
+		return;
+	}
+	if (conf_peer_find(r->conf, peer) == NULL) {
+		control_done(cc, 0, "peer '%s' is not in the configuration",
+		    peer);
+		return;
+	}
+	c = container_new(name, peer, r->conf->state_dir);
+	if (start(r, c, &err) == -1 || container_save(c, &err) == -1) {
+		log_errx("add %s: %s", name, err.msg);
+		control_done(cc, 0, "%s", err.msg);
+		if (c->watch_id != -1)
+			watcher_remove_root(r->watcher, c->watch_id);
+		container_free(c);
+		return;
+	}
+	TAILQ_INSERT_TAIL(&r->containers, c, entry);
+	log_notice("container %s: replicating %s to %s", name,
+	    c->info.upperdir, peer);
+	control_out(cc, "add: %s (%s) to %s: first sync started", name,
+	    c->info.upperdir, peer);
+	wait_for_gen(r, cc, c, "add", 0);
+}
+
+void
+replica_remove(struct replica *r, struct control_client *cc,
+    const char *name, int purge)
+{
+	struct container	*c;
+	struct ship_entry	*se;
+	struct waiter		*w, *tmp;
+	struct ls_err		 err;
+
+	if ((c = find(r, name)) == NULL) {
+		control_done(cc, 0, "%s is not replicated", name);
+		return;
+	}
+	if (purge) {
+		control_done(cc, 0, "remove --purge is not built yet: remove "
+		    "the twin on %s with the runtime", c->peer);
+		return;
+	}
+	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp)
+		if (strcmp(w->name, name) == 0)
+			waiter_done(r, w, 0, "%s: %s was removed", w->what,
+			    name);
+	SLIST_FOREACH(se, &r->ships, entry)
+		ship_forget(se->ship, c);
+	if (c->watch_id != -1)
+		watcher_remove_root(r->watcher, c->watch_id);
+	TAILQ_REMOVE(&r->containers, c, entry);
+	if (container_forget(c, &err) == -1)
+		log_warnx("container %s: %s", name, err.msg);
+	log_notice("container %s: replication stopped; the twin on %s stays",
+	    name, c->peer);
+	control_done(cc, 1, "%s: no longer replicated; its twin on %s stays",
+	    name, c->peer);
+	container_free(c);
+}
+
+void
+replica_sync(struct replica *r, struct control_client *cc, const char *name,
+    int wait, long timeout_ms)
+{
+	struct container	*c;
+
+	if ((c = find(r, name)) == NULL) {
+		control_done(cc, 0, "%s is not replicated", name);
+		return;
+	}
+	if (c->rootfd == -1) {
+		control_done(cc, 0, "%s is not attached: %s", name,
+		    c->last_error);
+		return;
+	}
+	/* Changes made before the call may still sit in the kernel queue. */
+	drain_watcher(r);
+	container_settle_all(c);
+	if (!wait) {
+		control_done(cc, 1, "sync: %s: generation %" PRIu64 " will hold "
+		    "every change so far", name, container_target_gen(c));
+		return;
+	}
+	wait_for_gen(r, cc, c, "sync", timeout_ms);
+}
+
+static const char *
+state_of(struct replica *r, const struct container *c)
+{
+	if (c->rootfd == -1)
+		return "detached";
+	if (c->inflight != NULL)
+		return "syncing";
+	if (!c->opened)
+		return ship_state(ship_for(r, c->peer));
+	return container_target_gen(c) > c->gen ? "pending" : "in step";
+}
+
+static void
+json_string(struct buf *b, const char *s)
+{
+	buf_addch(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_addf(b, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			buf_addf(b, "\\u%04x", *s);
+		else
+			buf_addch(b, *s);
+	}
+	buf_addch(b, '"');
+}
+
+static void
+status_json(struct replica *r, struct buf *b)
+{
+	struct container	*c;
+
+	buf_addstr(b, "{\"node\":");
+	json_string(b, r->conf->node);
+	buf_addf(b, ",\"watches\":%zu,\"overflows\":%lu,\"containers\":[",
+	    watcher_nwatches(r->watcher), watcher_overflows(r->watcher));
+	TAILQ_FOREACH(c, &r->containers, entry) {
+		buf_addstr(b, c == TAILQ_FIRST(&r->containers) ? "{" : ",{");
+		buf_addstr(b, "\"name\":");
+		json_string(b, c->name);
+		buf_addstr(b, ",\"peer\":");
+		json_string(b, c->peer);
+		buf_addstr(b, ",\"state\":");
+		json_string(b, state_of(r, c));
+		buf_addf(b, ",\"twin_generation\":%" PRIu64 ",\"generation\":%"
+		    PRIu64 ",\"lag_ms\":%lld,\"bytes\":%" PRIu64 ",\"files\":%"
+		    PRIu64 ",\"batches\":%" PRIu64 ",\"rescans\":%" PRIu64
+		    ",\"last_error\":", c->gen, container_target_gen(c),
+		    c->last_lag_ms, c->bytes, c->files, c->batches, c->rescans);
+		json_string(b, c->last_error);
+		buf_addch(b, '}');
+	}
+	buf_addstr(b, "]}");
+}
+
+void
+replica_status(struct replica *r, struct control_client *cc, int json)
+{
+	struct container	*c;
+	struct buf		 b;
+
+	if (json) {
+		buf_init(&b);
+		status_json(r, &b);
+		control_out(cc, "%s", b.data);
+		buf_release(&b);
+		return;
+	}
+	control_out(cc, "watches: %zu, inotify overflows: %lu",
+	    watcher_nwatches(r->watcher), watcher_overflows(r->watcher));
+	if (TAILQ_EMPTY(&r->containers))
+		control_out(cc, "containers: none");
+	TAILQ_FOREACH(c, &r->containers, entry) {
+		control_out(cc, "container %s: peer %s, %s, twin at generation "
+		    "%" PRIu64 " of %" PRIu64 ", last batch %lld ms, %" PRIu64
+		    " files, %" PRIu64 " bytes, %" PRIu64 " batches, %" PRIu64
+		    " rescans%s%s", c->name, c->peer, state_of(r, c), c->gen,
+		    container_target_gen(c), c->last_lag_ms, c->files,
+		    c->bytes, c->batches, c->rescans,
+		    c->last_error[0] ? ", last error: " : "", c->last_error);
+	}
+}

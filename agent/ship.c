@@ -1,0 +1,421 @@
+/*
+ * ship: see ship.h. States:
+ *	DOWN -> (connect) -> HELLO -> IDLE
+ *	IDLE -> TWIN -> IDLE -> OPEN -> IDLE -> SENDING -> ACK -> IDLE
+ * `busy` is the container the outstanding request is about; `current`
+ * the one the peer has open. The ship owns its ssh_conn and a copy of
+ * the peer's settings (a config reload must not pull them away).
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "frame.h"
+#include "log.h"
+#include "loop.h"
+#include "ship.h"
+#include "ssh.h"
+#include "xmalloc.h"
+
+enum ship_st {
+	SHIP_DOWN,
+	SHIP_HELLO,
+	SHIP_IDLE,
+	SHIP_TWIN,
+	SHIP_OPEN,
+	SHIP_SENDING,
+	SHIP_ACK,
+};
+
+static const char *const state_names[] = {
+	"disconnected", "handshake", "idle", "creating twin", "opening",
+	"sending", "awaiting ack"
+};
+
+struct ship {
+	struct loop		*loop;
+	char			*node;		/* ours, for HELLO */
+	struct conf_peer	 peer;		/* owned copies */
+	struct containers	*containers;
+	int			 max_lag_ms;
+	ship_acked_cb		*acked;
+	void			*arg;
+	struct ssh_conn		*conn;
+	struct ssh_conn		*dead;		/* freed by the retry timer */
+	enum ship_st		 state;
+	struct container	*busy, *current, *last;
+	struct buf		 out;
+	long			 backoff;
+	long long		 retry;		/* timer id, 0: none */
+};
+
+static void	ship_connect(struct ship *);
+static void	ship_down(struct ship *, const char *);
+
+static void
+peer_copy(struct conf_peer *dst, const struct conf_peer *src)
+{
+	memset(dst, 0, sizeof(*dst));
+	dst->name = xstrdup(src->name);
+	dst->address = xstrdup(src->address);
+	dst->port = src->port;
+	dst->user = xstrdup(src->user);
+	dst->identity = xstrdup(src->identity);
+	dst->known_hosts = xstrdup(src->known_hosts);
+	dst->remote_command = xstrdup(src->remote_command);
+}
+
+struct ship *
+ship_new(struct loop *loop, const char *node, const struct conf_peer *peer,
+    struct containers *containers, int max_lag_ms, ship_acked_cb *acked,
+    void *arg)
+{
+	struct ship	*s = xcalloc(1, sizeof(*s));
+
+	s->loop = loop;
+	s->node = xstrdup(node);
+	peer_copy(&s->peer, peer);
+	s->containers = containers;
+	s->max_lag_ms = max_lag_ms;
+	s->acked = acked;
+	s->arg = arg;
+	s->backoff = SHIP_BACKOFF_MIN_MS;
+	buf_init(&s->out);
+	return s;
+}
+
+void
+ship_free(struct ship *s)
+{
+	if (s == NULL)
+		return;
+	if (s->retry != 0)
+		loop_del_timer(s->loop, s->retry);
+	ssh_free(s->conn);
+	ssh_free(s->dead);
+	buf_release(&s->out);
+	free(s->node);
+	free(s->peer.name);
+	free(s->peer.address);
+	free(s->peer.user);
+	free(s->peer.identity);
+	free(s->peer.known_hosts);
+	free(s->peer.remote_command);
+	free(s);
+}
+
+const char *
+ship_peer(const struct ship *s)
+{
+	return s->peer.name;
+}
+
+const char *
+ship_state(const struct ship *s)
+{
+	return state_names[s->state];
+}
+
+/* Hand the staged frames to SSH. Returns -1 if that ended the session. */
+static int
+flush(struct ship *s)
+{
+	if (s->out.len == 0)
+		return 0;
+	ssh_write(s->conn, s->out.data, s->out.len);
+	buf_reset(&s->out);
+	return s->state == SHIP_DOWN ? -1 : 0;
+}
+
+static int
+mine(const struct ship *s, const struct container *c)
+{
+	return strcmp(c->peer, s->peer.name) == 0 && c->rootfd != -1;
+}
+
+/* Stream the busy container's batch while the queue has room. */
+static void
+pump(struct ship *s)
+{
+	struct container	*c = s->busy;
+	struct ls_err		 err;
+	int			 r;
+
+	while (s->state == SHIP_SENDING &&
+	    ssh_pending(s->conn) < SHIP_HIGH_WATER) {
+		r = batch_pump(c->inflight, &s->out, 256 * 1024, &err);
+		if (r == -1) {
+			snprintf(c->last_error, sizeof(c->last_error), "%s",
+			    err.msg);
+			log_warnx("container %s: batch %" PRIu64 ": %s",
+			    c->name, batch_gen(c->inflight), err.msg);
+			ship_down(s, "local read error");
+			return;
+		}
+		if (r == 1)
+			s->state = SHIP_ACK;
+		if (flush(s) == -1)
+			return;
+	}
+}
+
+/* Next container with something to do, round robin after `last`. */
+static struct container *
+next_container(struct ship *s, long long now)
+{
+	struct container	*c, *start;
+	long long		 deadline;
+
+	start = s->last != NULL ? TAILQ_NEXT(s->last, entry) : NULL;
+	if (start == NULL)
+		start = TAILQ_FIRST(s->containers);
+	c = start;
+	while (c != NULL) {
+		if (mine(s, c) && (!c->twin_ok || !c->opened ||
+		    container_has_work(c, now, s->max_lag_ms, &deadline)))
+			return c;
+		if ((c = TAILQ_NEXT(c, entry)) == NULL)
+			c = TAILQ_FIRST(s->containers);
+		if (c == start)
+			break;
+	}
+	return NULL;
+}
+
+void
+ship_kick(struct ship *s)
+{
+	struct container	*c;
+	long long		 now = loop_now_ms();
+
+	if (s->state == SHIP_DOWN) {
+		if (s->retry == 0 && s->conn == NULL &&
+		    next_container(s, now) != NULL)
+			ship_connect(s);
+		return;
+	}
+	if (s->state != SHIP_IDLE || (c = next_container(s, now)) == NULL)
+		return;
+	s->busy = s->last = c;
+	if (!c->twin_ok) {
+		frame_put_twin(&s->out, &c->info.spec);
+		s->state = SHIP_TWIN;
+	} else if (!c->opened || s->current != c) {
+		frame_put_str(&s->out, FRAME_OPEN, c->name);
+		s->state = SHIP_OPEN;
+	} else if (container_cut(c, now, s->max_lag_ms) != NULL) {
+		s->state = SHIP_SENDING;
+		pump(s);
+		return;
+	} else
+		return;
+	flush(s);
+}
+
+static void
+on_opened(struct ship *s, uint64_t gen)
+{
+	struct container	*c = s->busy;
+
+	if (gen != c->gen) {
+		/*
+		 * Our saved index is older than the peer (it is saved every
+		 * few seconds) or the peer lost its state: either way only a
+		 * rescan against what we know can be trusted.
+		 */
+		log_notice("container %s: peer %s holds generation %" PRIu64
+		    ", index says %" PRIu64 ": rescanning", c->name,
+		    s->peer.name, gen, c->gen);
+		if (gen < c->gen)
+			container_reset_index(c);
+		c->gen = gen;
+		c->rescan = 1;
+	}
+	c->opened = 1;
+	s->current = c;
+	s->backoff = SHIP_BACKOFF_MIN_MS;
+}
+
+/* Returns -1 when the frame ended the session. */
+static int
+on_frame(struct ship *s, const struct frame *f)
+{
+	struct container	*c = s->busy;
+
+	switch (f->type) {
+	case FRAME_HELLO:
+		if (s->state != SHIP_HELLO)
+			break;
+		log_notice("peer %s: session up (node %.*s)", s->peer.name,
+		    (int)f->u.hello.node.len, f->u.hello.node.p);
+		s->state = SHIP_IDLE;
+		return 0;
+	case FRAME_TWIN_OK:
+		if (s->state != SHIP_TWIN)
+			break;
+		c->twin_ok = 1;
+		s->state = SHIP_IDLE;
+		return 0;
+	case FRAME_OPENED:
+		if (s->state != SHIP_OPEN)
+			break;
+		on_opened(s, f->u.gen);
+		s->state = SHIP_IDLE;
+		return 0;
+	case FRAME_ACK:
+		if (s->state != SHIP_ACK || c->inflight == NULL ||
+		    f->u.gen != batch_gen(c->inflight))
+			break;
+		container_acked(c, loop_now_ms());
+		s->state = SHIP_IDLE;
+		s->acked(c, s->arg);
+		return 0;
+	case FRAME_ERROR:
+		if (c != NULL)
+			snprintf(c->last_error, sizeof(c->last_error),
+			    "peer %s: %.*s", s->peer.name, (int)f->u.str.len,
+			    f->u.str.p);
+		log_errx("peer %s: %.*s", s->peer.name, (int)f->u.str.len,
+		    f->u.str.p);
+		ship_down(s, "the peer reported an error");
+		return -1;
+	default:
+		break;
+	}
+	log_errx("peer %s: unexpected %s in state %s", s->peer.name,
+	    frame_type_name(f->type), state_names[s->state]);
+	ship_down(s, "protocol error");
+	return -1;
+}
+
+static void
+ssh_ready(struct ssh_conn *conn, void *arg)
+{
+	struct ship	*s = arg;
+
+	(void)conn;
+	s->state = SHIP_HELLO;
+	buf_reset(&s->out);
+	frame_put_hello(&s->out, s->node);
+	ssh_write(s->conn, s->out.data, s->out.len);
+	buf_reset(&s->out);
+}
+
+static void
+ssh_input(struct ssh_conn *conn, struct buf *in, void *arg)
+{
+	struct ship	*s = arg;
+	struct frame	 f;
+	struct ls_err	 err;
+	size_t		 used;
+	int		 r;
+
+	(void)conn;
+	while (s->state != SHIP_DOWN && (r = frame_decode((uint8_t *)in->data,
+	    in->len, &f, &used, &err)) != 0) {
+		if (r == -1) {
+			log_errx("peer %s: %s", s->peer.name, err.msg);
+			ship_down(s, "bad frame");
+			return;
+		}
+		if (on_frame(s, &f) == -1)
+			return;
+		buf_consume(in, used);
+	}
+	/* Not from inside the ssh callback: the loop's before_sleep kicks. */
+}
+
+static void
+ssh_drain(struct ssh_conn *conn, void *arg)
+{
+	struct ship	*s = arg;
+
+	(void)conn;
+	if (s->state == SHIP_SENDING)
+		pump(s);
+}
+
+static void
+ssh_closed(struct ssh_conn *conn, const char *why, void *arg)
+{
+	struct ship	*s = arg;
+
+	(void)conn;
+	ship_down(s, why);
+}
+
+static const struct ssh_ops ship_ssh_ops = {
+	ssh_ready, ssh_input, ssh_drain, ssh_closed
+};
+
+static long
+retry_timer(struct loop *l, long long id, void *arg)
+{
+	struct ship	*s = arg;
+
+	(void)l;
+	(void)id;
+	s->retry = 0;
+	ssh_free(s->dead);
+	s->dead = NULL;
+	ship_kick(s);
+	return LOOP_NOMORE;
+}
+
+static void
+ship_connect(struct ship *s)
+{
+	char	*cmd = xasprintf("%s serve --stdio", s->peer.remote_command);
+
+	s->state = SHIP_DOWN;	/* until the channel is ready */
+	s->conn = ssh_open(s->loop, &s->peer, cmd, &ship_ssh_ops, s);
+	free(cmd);
+}
+
+/*
+ * End the session: every container of this peer forgets it, the one
+ * with a batch in flight rescans, and a retry is scheduled. The conn is
+ * freed by the retry timer, never here: we may be inside its callback.
+ */
+static void
+ship_down(struct ship *s, const char *why)
+{
+	struct container	*c;
+
+	if (s->conn == NULL)
+		return;
+	log_warnx("peer %s: session lost (%s), retrying in %ld ms",
+	    s->peer.name, why, s->backoff);
+	TAILQ_FOREACH(c, s->containers, entry)
+		if (strcmp(c->peer, s->peer.name) == 0)
+			container_lost(c);
+	s->state = SHIP_DOWN;
+	s->busy = s->current = NULL;
+	buf_reset(&s->out);
+	ssh_free(s->dead);
+	s->dead = s->conn;
+	s->conn = NULL;
+	if (s->retry != 0)
+		loop_del_timer(s->loop, s->retry);
+	s->retry = loop_add_timer(s->loop, s->backoff, retry_timer, s);
+	s->backoff = s->backoff * 2 > SHIP_BACKOFF_MAX_MS ?
+	    SHIP_BACKOFF_MAX_MS : s->backoff * 2;
+}
+
+/* A container is about to be freed: let go of every pointer to it. */
+void
+ship_forget(struct ship *s, struct container *c)
+{
+	if (s->last == c)
+		s->last = NULL;
+	if (s->current == c)
+		s->current = NULL;
+	if (s->busy == c) {
+		/* A request about it is outstanding: restart the session
+		 * rather than match a late answer to another container. */
+		ship_down(s, "container removed");
+		s->busy = NULL;
+	}
+}
