@@ -1,0 +1,602 @@
+/*
+ * watch: one inotify instance, created and read by libinotifytools,
+ * turned into struct watch_event for every root. See watch.h for the
+ * contract and wtree.h for the table of watched directories.
+ *
+ * The watcher owns its roots, the wtree (and so every watch), the
+ * batch of raw events being handled, and the libinotifytools instance.
+ *
+ * libinotifytools (3.22) owns the instance and does the reading:
+ * inotifytools_next_events(0, 1) is the non-blocking read. (Its
+ * inotifytools_next_event(0) turns 0 into "wait forever" and blocks.)
+ * Its table of watches is not used, for what its source and our tests
+ * show it does on a tree that changes under it:
+ *  - it never forgets a watch the kernel dropped (IN_IGNORED): after
+ *    that, inotifytools_remove_watch_by_wd() fails and prints to
+ *    stderr, so every deleted directory would leak an entry until exit;
+ *  - the stale entry keeps its name, so when a directory is deleted
+ *    and made again, inotifytools_replace_filename() renames the stale
+ *    entry and events in the live one keep the old path;
+ *  - inotifytools_watch_recursively() opens and watches "dir/" paths:
+ *    a symlink swapped in after its lstat() is followed, because a
+ *    trailing slash overrides IN_DONT_FOLLOW.
+ * So watches are added on its fd directly and named in wtree.
+ *
+ * A batch is everything read until the queue is empty. Its events are
+ * handled in order after the read, so a MOVED_FROM can look ahead for
+ * its MOVED_TO: the kernel queues both halves of one rename together.
+ */
+#include <sys/inotify.h>
+#include <sys/select.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inotifytools/inotifytools.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "watch.h"
+#include "wtree.h"
+#include "xmalloc.h"
+
+#define WATCH_NOPAIR	((size_t)-1)
+
+/* One event as read; the name lives in watcher.names. */
+struct rawev {
+	size_t		 name;		/* offset into names */
+	uint32_t	 mask;
+	uint32_t	 cookie;
+	int		 wd;
+	int		 paired;	/* the MOVED_TO of a rename handled */
+};
+
+struct tohalf {
+	uint32_t	 cookie;
+	size_t		 idx;
+};
+
+struct watcher {
+	struct wtree		 tree;
+	TAILQ_HEAD(, wroot)	 roots;
+	struct rawev		*ev;		/* the batch */
+	size_t			 nev, evcap;
+	struct tohalf		*to;		/* its MOVED_TOs, by cookie */
+	size_t			 nto, tocap;
+	struct buf		 names;
+	struct buf		 path, from;	/* paths being reported */
+	watch_cb		*cb;		/* set during watcher_read() */
+	void			*cbarg;
+	struct ls_err		*err;		/* NULL once an error is kept */
+	int			 failed;
+	unsigned long		 overflows;
+	int			 fd;		/* libinotifytools' */
+};
+
+/* libinotifytools keeps one instance per process, so do we. */
+static int	 watcher_exists;
+
+/*
+ * The probe: a watch added through libinotifytools must appear in
+ * fd's fdinfo ("inotify wd:<hex> ..."), so fd is its instance.
+ */
+static int
+watch_probe(int fd, struct ls_err *err)
+{
+	char		 path[64], *line = NULL;
+	size_t		 cap = 0;
+	unsigned int	 wd;
+	int		 found = 0, probe;
+	FILE		*f;
+
+	if (!inotifytools_watch_file("/", IN_DELETE_SELF | IN_DONT_FOLLOW |
+	    IN_ONLYDIR)) {
+		errno = inotifytools_error();
+		ls_err_sys(err, "inotifytools_watch_file /");
+		return -1;
+	}
+	probe = inotifytools_wd_from_filename("/");
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if ((f = fopen(path, "re")) != NULL) {
+		while (!found && getline(&line, &cap, f) != -1)
+			found = sscanf(line, "inotify wd:%x ", &wd) == 1 &&
+			    (int)wd == probe;
+		free(line);
+		fclose(f);
+	}
+	inotifytools_remove_watch_by_wd(probe);
+	if (!found)
+		ls_err_set(err, "fd %d is not libinotifytools' inotify "
+		    "instance (no probe watch in %s)", fd, path);
+	return found ? 0 : -1;
+}
+
+static int
+watch_verify_fd(int fd, struct ls_err *err)
+{
+	char	 path[64], link[64];
+	ssize_t	 len;
+
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+	if ((len = readlink(path, link, sizeof(link) - 1)) == -1) {
+		ls_err_sys(err, "find libinotifytools' fd: readlink %s",
+		    path);
+		return -1;
+	}
+	link[len] = '\0';
+	if (strcmp(link, "anon_inode:inotify") != 0) {
+		ls_err_set(err, "find libinotifytools' fd: fd %d is %s, "
+		    "not anon_inode:inotify", fd, link);
+		return -1;
+	}
+	/* Its reads select() on the fd: above FD_SETSIZE that corrupts. */
+	if (fd >= FD_SETSIZE) {
+		ls_err_set(err, "inotify fd %d is not below FD_SETSIZE", fd);
+		return -1;
+	}
+	return watch_probe(fd, err);
+}
+
+/*
+ * libinotifytools makes its inotify fd in inotifytools_initialize()
+ * and has no getter. inotify_init() returns the lowest free fd, so
+ * that is found just before (open and close /dev/null); nothing can
+ * take it in between, as the daemon has one thread. Then the guess is
+ * checked, not trusted: see watch_verify_fd(). The fd is made
+ * close-on-exec (children such as podman must not inherit it) and
+ * non-blocking (a read when empty fails with EAGAIN, never waits).
+ */
+static int
+watch_open_instance(struct ls_err *err)
+{
+	int	 fd, fl;
+
+	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
+		ls_err_sys(err, "open /dev/null");
+		return -1;
+	}
+	close(fd);
+	if (!inotifytools_initialize()) {
+		errno = inotifytools_error();
+		if (errno == EMFILE)
+			ls_err_set(err, "inotify_init: too many instances "
+			    "(fs.inotify.max_user_instances = %d)",
+			    inotifytools_get_max_user_instances());
+		else
+			ls_err_sys(err, "inotify_init");
+		return -1;
+	}
+	if (watch_verify_fd(fd, err) == -1)
+		goto fail;
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    (fl = fcntl(fd, F_GETFL)) == -1 ||
+	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
+		ls_err_sys(err, "fcntl inotify fd %d", fd);
+		goto fail;
+	}
+	return fd;
+fail:
+	inotifytools_cleanup();
+	return -1;
+}
+
+struct watcher *
+watcher_new(struct ls_err *err)
+{
+	struct watcher	*w;
+	int		 fd;
+
+	if (watcher_exists) {
+		ls_err_set(err, "a watcher exists already: libinotifytools "
+		    "has one inotify instance per process");
+		return NULL;
+	}
+	if ((fd = watch_open_instance(err)) == -1)
+		return NULL;
+	w = xcalloc(1, sizeof(*w));
+	wtree_init(&w->tree, fd);
+	TAILQ_INIT(&w->roots);
+	buf_init(&w->names);
+	buf_init(&w->path);
+	buf_init(&w->from);
+	w->fd = fd;
+	watcher_exists = 1;
+	return w;
+}
+
+static void
+watch_drop_root(struct watcher *w, struct wroot *r)
+{
+	wtree_drop_root(&w->tree, r);
+	TAILQ_REMOVE(&w->roots, r, entry);
+	close(r->fd);
+	free(r->path);
+	free(r);
+}
+
+void
+watcher_free(struct watcher *w)
+{
+	struct wroot	*r;
+
+	if (w == NULL)
+		return;
+	while ((r = TAILQ_FIRST(&w->roots)) != NULL)
+		watch_drop_root(w, r);
+	wtree_release(&w->tree);
+	buf_release(&w->names);
+	buf_release(&w->path);
+	buf_release(&w->from);
+	free(w->ev);
+	free(w->to);
+	inotifytools_cleanup();		/* closes w->fd */
+	watcher_exists = 0;
+	free(w);
+}
+
+int
+watcher_fd(const struct watcher *w)
+{
+	return w->fd;
+}
+
+unsigned long
+watcher_overflows(const struct watcher *w)
+{
+	return w->overflows;
+}
+
+size_t
+watcher_nwatches(const struct watcher *w)
+{
+	return w->tree.nnodes;
+}
+
+static struct wroot *
+watch_find_root(struct watcher *w, int id)
+{
+	struct wroot	*r;
+
+	TAILQ_FOREACH(r, &w->roots, entry)
+		if (r->id == id)
+			return r;
+	return NULL;
+}
+
+/*
+ * The root's own path comes from the host (the runtime's inspect), so
+ * it may be reached through symlinks; below it nothing is followed.
+ * Two roots must not overlap: a directory has one watch per instance.
+ */
+int
+watcher_add_root(struct watcher *w, int id, const char *path,
+    struct ls_err *err)
+{
+	struct wroot	*r;
+
+	if (watch_find_root(w, id) != NULL) {
+		ls_err_set(err, "root %d is watched already", id);
+		return -1;
+	}
+	r = xcalloc(1, sizeof(*r));
+	TAILQ_INIT(&r->nodes);
+	r->id = id;
+	r->path = xstrdup(path);
+	/* Not O_PATH: open_by_handle_at() refuses that as its mount fd. */
+	if ((r->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1) {
+		ls_err_sys(err, "open %s", path);
+		free(r->path);
+		free(r);
+		return -1;
+	}
+	TAILQ_INSERT_TAIL(&w->roots, r, entry);
+	if (wtree_resync(&w->tree, r, WTREE_STRICT, err) == -1) {
+		watch_drop_root(w, r);
+		return -1;
+	}
+	return 0;
+}
+
+void
+watcher_remove_root(struct watcher *w, int id)
+{
+	struct wroot	*r;
+
+	if ((r = watch_find_root(w, id)) != NULL)
+		watch_drop_root(w, r);
+}
+
+static void
+watch_report(struct watcher *w, enum watch_kind kind, const struct wroot *r,
+    const char *path, const char *from, int is_dir)
+{
+	struct watch_event	 ev;
+
+	ev.kind = kind;
+	ev.root = r->id;
+	ev.path = path;
+	ev.from = from;
+	ev.is_dir = is_dir;
+	w->cb(&ev, w->cbarg);
+}
+
+static void
+watch_emit(struct watcher *w, enum watch_kind kind, struct wnode *n,
+    const char *name, int is_dir)
+{
+	watch_report(w, kind, n->root, wtree_path(&w->tree, &w->path, n, name),
+	    NULL, is_dir);
+}
+
+/* An entry found by the scan of a new dir. */
+static void
+watch_found(void *arg, struct wroot *r, const char *path, int is_dir)
+{
+	watch_report(arg, WATCH_CHANGED, r, path, NULL, is_dir);
+}
+
+/* Keep the first error of this read; the rest of the batch goes on. */
+static void
+watch_failed(struct watcher *w)
+{
+	w->failed = 1;
+	w->err = NULL;
+}
+
+static void
+watch_created(struct watcher *w, struct wnode *n, const char *name,
+    int is_dir)
+{
+	watch_emit(w, WATCH_CHANGED, n, name, is_dir);
+	if (is_dir && wtree_walk(&w->tree, n->root, n, name, WTREE_EMIT,
+	    watch_found, w, w->err) == -1)
+		watch_failed(w);
+}
+
+static void
+watch_removed(struct watcher *w, struct wnode *n, const char *name,
+    int is_dir)
+{
+	struct wnode	*c;
+
+	watch_emit(w, WATCH_REMOVED, n, name, is_dir);
+	if (is_dir && (c = wtree_child(&w->tree, n, name)) != NULL)
+		wtree_remove(&w->tree, c);
+}
+
+static int
+tohalf_cmp(const void *a, const void *b)
+{
+	const struct tohalf	*x = a, *y = b;
+
+	if (x->cookie != y->cookie)
+		return x->cookie < y->cookie ? -1 : 1;
+	return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Index the batch's MOVED_TO halves by cookie. */
+static void
+watch_index_to(struct watcher *w)
+{
+	size_t	 i;
+
+	w->nto = 0;
+	for (i = 0; i < w->nev; i++) {
+		if (!(w->ev[i].mask & IN_MOVED_TO))
+			continue;
+		if (w->nto == w->tocap) {
+			w->tocap = w->tocap ? w->tocap * 2 : 16;
+			w->to = xreallocarray(w->to, w->tocap, sizeof(*w->to));
+		}
+		w->to[w->nto].cookie = w->ev[i].cookie;
+		w->to[w->nto++].idx = i;
+	}
+	if (w->nto > 1)
+		qsort(w->to, w->nto, sizeof(*w->to), tohalf_cmp);
+}
+
+static size_t
+watch_find_to(struct watcher *w, uint32_t cookie, size_t after)
+{
+	size_t	 lo = 0, hi = w->nto, mid;
+
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		if (w->to[mid].cookie < cookie)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (; lo < w->nto && w->to[lo].cookie == cookie; lo++)
+		if (w->to[lo].idx > after && !w->ev[w->to[lo].idx].paired)
+			return w->to[lo].idx;
+	return WATCH_NOPAIR;
+}
+
+/*
+ * A rename out of dir n. Its MOVED_TO in this batch makes it one
+ * RENAMED, and a renamed dir keeps its watches under the new name.
+ * Without one, or with one in another root, it left this root.
+ */
+static void
+watch_moved_from(struct watcher *w, size_t i, struct wnode *n,
+    const char *name, int is_dir)
+{
+	struct wnode	*tn, *c;
+	const char	*to;
+	size_t		 j;
+
+	if ((j = watch_find_to(w, w->ev[i].cookie, i)) == WATCH_NOPAIR ||
+	    (tn = wtree_find(&w->tree, w->ev[j].wd)) == NULL) {
+		watch_removed(w, n, name, is_dir);
+		return;
+	}
+	w->ev[j].paired = 1;
+	to = w->names.data + w->ev[j].name;
+	if (tn->root != n->root) {
+		watch_removed(w, n, name, is_dir);
+		watch_created(w, tn, to, is_dir);
+		return;
+	}
+	wtree_path(&w->tree, &w->from, n, name);
+	wtree_path(&w->tree, &w->path, tn, to);
+	watch_report(w, WATCH_RENAMED, n->root, w->path.data, w->from.data,
+	    is_dir);
+	if (!is_dir)
+		return;
+	if ((c = wtree_child(&w->tree, n, name)) != NULL) {
+		if (wtree_move(&w->tree, c, tn, to) == -1)
+			n->root->resync = 1;
+	} else if (wtree_child(&w->tree, tn, to) == NULL)
+		watch_created(w, tn, to, 1);	/* renamed before watched */
+}
+
+/*
+ * Events on a watched dir itself. The parent's watch reports the same
+ * ones by name, so only the root's own count. A moved root changes no
+ * relative path.
+ */
+static void
+watch_self(struct watcher *w, struct wnode *n, uint32_t mask)
+{
+	if (n->parent != NULL)
+		return;
+	if (mask & IN_ATTRIB)
+		watch_report(w, WATCH_CHANGED, n->root, "", NULL, 1);
+	else if (mask & IN_DELETE_SELF)
+		watch_report(w, WATCH_REMOVED, n->root, "", NULL, 1);
+}
+
+static void
+watch_dispatch(struct watcher *w, size_t i)
+{
+	const struct rawev	*ev = &w->ev[i];
+	const char		*name = w->names.data + ev->name;
+	struct wroot		*r;
+	struct wnode		*n;
+	int			 is_dir = (ev->mask & IN_ISDIR) != 0;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		/* One instance serves every root: all of them lost events. */
+		w->overflows++;
+		TAILQ_FOREACH(r, &w->roots, entry)
+			r->resync = 1;
+		return;
+	}
+	if ((n = wtree_find(&w->tree, ev->wd)) == NULL)
+		return;		/* queued before we dropped the watch */
+	if (ev->mask & IN_IGNORED) {
+		wtree_remove(&w->tree, n);	/* the dir is gone */
+		return;
+	}
+	if (*name == '\0') {
+		watch_self(w, n, ev->mask);
+		return;
+	}
+	switch (ev->mask & IN_ALL_EVENTS) {
+	case IN_CREATE:
+	case IN_MOVED_TO:	/* alone: moved in, or an overlayfs copy-up */
+		watch_created(w, n, name, is_dir);
+		break;
+	case IN_MODIFY:
+	case IN_ATTRIB:
+		watch_emit(w, WATCH_CHANGED, n, name, is_dir);
+		break;
+	case IN_CLOSE_WRITE:
+		watch_emit(w, WATCH_SETTLED, n, name, is_dir);
+		break;
+	case IN_DELETE:
+		watch_removed(w, n, name, is_dir);
+		break;
+	case IN_MOVED_FROM:
+		watch_moved_from(w, i, n, name, is_dir);
+		break;
+	}
+}
+
+/*
+ * After an overflow, or when the table proved stale, walk the root
+ * again so every dir is watched under its current name, then tell the
+ * caller to rescan its contents.
+ */
+static void
+watch_resync(struct watcher *w)
+{
+	struct wroot	*r;
+
+	TAILQ_FOREACH(r, &w->roots, entry) {
+		if (!r->resync)
+			continue;
+		if (wtree_resync(&w->tree, r, 0, w->err) == -1)
+			watch_failed(w);
+		watch_report(w, WATCH_OVERFLOW, r, "", NULL, 1);
+	}
+}
+
+/*
+ * Read until the queue is empty. inotifytools_next_events(0, 1) hands
+ * out one event at a time from its own buffer and returns NULL only
+ * once that buffer is empty too, so nothing is left behind where epoll
+ * cannot see it.
+ */
+static void
+watch_drain(struct watcher *w)
+{
+	struct inotify_event	*ie;
+	struct rawev		*ev;
+	int			 e;
+
+	w->nev = 0;
+	buf_reset(&w->names);
+	while ((ie = inotifytools_next_events(0, 1)) != NULL) {
+		if (w->nev == w->evcap) {
+			w->evcap = w->evcap ? w->evcap * 2 : 64;
+			w->ev = xreallocarray(w->ev, w->evcap, sizeof(*w->ev));
+		}
+		ev = &w->ev[w->nev++];
+		ev->name = w->names.len;
+		ev->mask = ie->mask;
+		ev->cookie = ie->cookie;
+		ev->wd = ie->wd;
+		ev->paired = 0;
+		if (ie->len > 0)
+			buf_add(&w->names, ie->name, strnlen(ie->name, ie->len));
+		buf_addch(&w->names, '\0');
+	}
+	/* NULL: empty (no error, or EAGAIN), or a real failure. */
+	if ((e = inotifytools_error()) != 0 && e != EAGAIN && e != EINTR) {
+		errno = e;
+		ls_err_sys(w->err, "read inotify events");
+		watch_failed(w);
+	}
+}
+
+/*
+ * Returns -1 if reading failed or a dir could not be watched (as when
+ * fs.inotify.max_user_watches is reached). The events read were still
+ * delivered and the watcher stays usable.
+ */
+int
+watcher_read(struct watcher *w, watch_cb *cb, void *arg, struct ls_err *err)
+{
+	size_t	 i;
+
+	w->cb = cb;
+	w->cbarg = arg;
+	w->err = err;
+	w->failed = 0;
+	watch_drain(w);
+	watch_index_to(w);
+	for (i = 0; i < w->nev; i++) {
+		if (!w->ev[i].paired)
+			watch_dispatch(w, i);
+		watch_resync(w);
+	}
+	w->cb = NULL;
+	w->cbarg = NULL;
+	w->err = NULL;
+	return w->failed ? -1 : 0;
+}
