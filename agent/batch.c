@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -52,11 +53,15 @@ struct batch {
 	uint64_t		 gen;
 	struct item		*items;
 	size_t			 nitems, capitems, next;
+	size_t			 nrenames;	/* the leading items */
 	struct update		*ups;
 	size_t			 nups, capups;
 	struct index		*seen;
-	struct index		*links;		/* "dev:ino" -> size = link no. */
-	char			**linkpaths;
+	struct index		*links;		/* ino -> name sent first */
+	struct index		*acked_links;	/* ino -> chain of acked names */
+	int			 links_learned;
+	char			**linkpaths;	/* names, with ... */
+	size_t			*linknext;	/* ... chains through them */
 	size_t			 nlinks;
 	struct source_entry	 cur;		/* regular file being sent */
 	int			 streaming;
@@ -75,6 +80,7 @@ batch_new(int rootfd, struct index *index, uint64_t gen)
 	b->gen = gen;
 	b->seen = index_new();
 	b->links = index_new();
+	b->acked_links = index_new();
 	b->cur.fd = -1;
 	return b;
 }
@@ -97,11 +103,13 @@ batch_free(struct batch *b)
 	for (i = 0; i < b->nlinks; i++)
 		free(b->linkpaths[i]);
 	free(b->linkpaths);
+	free(b->linknext);
 	free(b->items);
 	free(b->ups);
 	source_entry_clear(&b->cur);
 	index_free(b->seen);
 	index_free(b->links);
+	index_free(b->acked_links);
 	free(b);
 }
 
@@ -141,10 +149,14 @@ add_update(struct batch *b, enum update_kind kind, const char *path,
 		u->st = *st;
 }
 
+/* Renames must all be added before any path. */
 void
 batch_add_rename(struct batch *b, const char *from, const char *to)
 {
+	if (b->nitems != b->nrenames)
+		fatalx("batch_add_rename after a path");
 	add_item(b, ITEM_RENAME, from, to, 0);
+	b->nrenames++;
 }
 
 void
@@ -177,12 +189,8 @@ item_cmp(const void *a, const void *b)
 void
 batch_seal(struct batch *b)
 {
-	size_t	 first = 0;
-
-	while (first < b->nitems && b->items[first].kind == ITEM_RENAME)
-		first++;
-	qsort(b->items + first, b->nitems - first, sizeof(*b->items),
-	    item_cmp);
+	qsort(b->items + b->nrenames, b->nitems - b->nrenames,
+	    sizeof(*b->items), item_cmp);
 }
 
 size_t
@@ -210,11 +218,26 @@ gone(int e)
 	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == EXDEV;
 }
 
-/* Does the index hold path or anything beneath it? */
-static int
-index_has_tree(const struct index *ix, const char *path)
+/*
+ * What the index says of path: the index knows names from before this
+ * batch's renames, so look path up under the name it had then.
+ */
+static const struct index_stat *
+acked(const struct batch *b, const char *path)
 {
-	return index_get(ix, path) != NULL;
+	const struct index_stat	*st;
+	char			*old = xstrdup(path), *p;
+	size_t			 i;
+
+	for (i = b->nrenames; i-- > 0;)
+		if ((p = path_reparent(old, b->items[i].to,
+		    b->items[i].path)) != NULL) {
+			free(old);
+			old = p;
+		}
+	st = index_get(b->index, old);
+	free(old);
+	return st;
 }
 
 static void
@@ -255,26 +278,85 @@ expand(struct batch *b, const char *path, struct ls_err *err)
 	return 0;
 }
 
-/* A second name of an inode already sent in this batch is a link. */
+/* Names as an array with per-inode chains: owned by the batch. */
+static size_t
+name_add(struct batch *b, const char *path, size_t next)
+{
+	b->linkpaths = xreallocarray(b->linkpaths, b->nlinks + 1,
+	    sizeof(*b->linkpaths));
+	b->linknext = xreallocarray(b->linknext, b->nlinks + 1,
+	    sizeof(*b->linknext));
+	b->linkpaths[b->nlinks] = xstrdup(path);
+	b->linknext[b->nlinks] = next;
+	return b->nlinks++;
+}
+
+static void
+map_set(struct index *map, const char *key, size_t value)
+{
+	struct index_stat	 st;
+
+	memset(&st, 0, sizeof(st));
+	st.size = value;
+	index_set(map, key, &st);
+}
+
+/* Chain every acknowledged name of a multiply-linked inode, once. */
+static void
+learn_acked_link(const char *path, const struct index_stat *st, void *arg)
+{
+	struct batch			*b = arg;
+	const struct index_stat		*head;
+	char				 key[32], *p, *q;
+	size_t				 i;
+
+	if (!S_ISREG(st->mode) || st->nlink < 2)
+		return;
+	/* The peer applies this batch's renames first: use new names. */
+	p = xstrdup(path);
+	for (i = 0; i < b->nrenames; i++)
+		if ((q = path_reparent(p, b->items[i].path,
+		    b->items[i].to)) != NULL) {
+			free(p);
+			p = q;
+		}
+	snprintf(key, sizeof(key), "%ju", (uintmax_t)st->ino);
+	head = index_get(b->acked_links, key);
+	map_set(b->acked_links, key, name_add(b, p, head != NULL ?
+	    head->size : SIZE_MAX));
+	free(p);
+}
+
+/*
+ * Hard links. The first name of a multiply-linked inode in a batch is
+ * shipped whole (the twin gets a new inode), and every name the peer
+ * holds for that inode is queued, to be linked to it: so a change to
+ * any name reaches all of them and the group stays one inode. Later
+ * names return the first one, to be shipped as links. (One upperdir is
+ * one filesystem: the inode number is the key.)
+ */
 static const char *
 link_source(struct batch *b, const struct source_entry *se)
 {
-	static const struct index_stat	 none;
-	const struct index_stat		*hit;
-	struct index_stat		 st = none;
-	char				 key[64];
+	const struct index_stat	*hit;
+	char			 key[32];
+	size_t			 i;
 
 	if (se->kind != ENTRY_REG || se->st.st_nlink < 2)
 		return NULL;
-	snprintf(key, sizeof(key), "%ju:%ju", (uintmax_t)se->st.st_dev,
-	    (uintmax_t)se->st.st_ino);
+	if (!b->links_learned) {
+		index_walk(b->index, learn_acked_link, b);
+		b->links_learned = 1;
+	}
+	snprintf(key, sizeof(key), "%ju", (uintmax_t)se->st.st_ino);
 	if ((hit = index_get(b->links, key)) != NULL)
 		return b->linkpaths[hit->size];
-	st.size = b->nlinks;
-	index_set(b->links, key, &st);
-	b->linkpaths = xreallocarray(b->linkpaths, b->nlinks + 1,
-	    sizeof(*b->linkpaths));
-	b->linkpaths[b->nlinks++] = xstrdup(se->path);
+	map_set(b->links, key, name_add(b, se->path, SIZE_MAX));
+	if ((hit = index_get(b->acked_links, key)) != NULL)
+		for (i = hit->size; i != SIZE_MAX; i = b->linknext[i])
+			if (strcmp(b->linkpaths[i], se->path) != 0)
+				add_item(b, ITEM_PATH, b->linkpaths[i], NULL,
+				    0);
 	return NULL;
 }
 
@@ -300,7 +382,7 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 	}
 	if (source_read(b->rootfd, path, &se, err) == -1) {
 		if (gone(errno) || errno == EOPNOTSUPP) {
-			if (index_has_tree(b->index, path))
+			if (acked(b, path) != NULL)
 				emit_remove(b, path, out);
 			r = 0;
 		} else
@@ -309,7 +391,7 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 		goto out;
 	}
 	index_stat_from(&st, &se.st);
-	old = index_get(b->index, path);
+	old = acked(b, path);
 	if (old == NULL || !index_stat_same(old, &st)) {
 		source_to_frame(&se, &fe);
 		if ((lsrc = link_source(b, &se)) != NULL) {

@@ -117,6 +117,27 @@ mark_pending(struct container *c, const char *path, long long now)
 	index_set(c->pending, path, &st);
 }
 
+/*
+ * Does the peer hold this path, once the renames recorded since the
+ * last cut are applied? The index knows only names before them.
+ */
+static int
+peer_has(const struct container *c, const char *path)
+{
+	struct container_rename	*r;
+	char			*old = xstrdup(path), *p;
+	int			 has;
+
+	TAILQ_FOREACH_REVERSE(r, &c->renames, container_renames, entry)
+		if ((p = path_reparent(old, r->to, r->from)) != NULL) {
+			free(old);
+			old = p;
+		}
+	has = index_get(c->index, old) != NULL;
+	free(old);
+	return has;
+}
+
 static void
 on_rename(struct container *c, const char *from, const char *to)
 {
@@ -125,7 +146,7 @@ on_rename(struct container *c, const char *from, const char *to)
 	/* Unsettled and dirty paths follow their entry to its new name. */
 	index_rename(c->pending, from, to);
 	index_rename(c->dirty, from, to);
-	if (index_get(c->index, from) == NULL) {
+	if (!peer_has(c, from)) {
 		/* The peer never had it: ship the new name whole, and let the
 		 * next cut check the old one (a batch in flight may have it). */
 		mark_dirty(c, from, 0);
@@ -236,10 +257,13 @@ container_cut(struct container *c, long long now, int max_lag_ms)
 	if (!container_has_work(c, now, max_lag_ms, &deadline))
 		return NULL;
 	cc.b = batch_new(c->rootfd, c->index, c->gen + 1);
-	TAILQ_FOREACH(r, &c->renames, entry)
-		batch_add_rename(cc.b, r->from, r->to);
+	/* A rescan finds renamed entries as new ones, and sweeps the old
+	 * names: its sweep compares against the index, before renames. */
 	if (c->rescan)
 		batch_add_rescan(cc.b);
+	else
+		TAILQ_FOREACH(r, &c->renames, entry)
+			batch_add_rename(cc.b, r->from, r->to);
 	index_walk(c->dirty, cut_one, &cc);
 	batch_seal(cc.b);
 	renames_clear(c);

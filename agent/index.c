@@ -3,8 +3,8 @@
  * factor 1. Saved as a text file, one entry per line, written to a
  * temporary name, fsynced and renamed, so a crash leaves the old one.
  *
- *	layersync-index 1 GEN
- *	MODE UID GID SIZE MSEC MNSEC CSEC CNSEC RDEV PATH
+ *	layersync-index 2 GEN
+ *	MODE UID GID SIZE MSEC MNSEC CSEC CNSEC RDEV INO NLINK PATH
  *
  * Numbers are decimal; PATH is escaped (escape.h).
  */
@@ -167,6 +167,20 @@ index_del_tree(struct index *ix, const char *path)
 		}
 }
 
+/*
+ * path as it reads after renaming from to to: a new string if path is
+ * from or lies beneath it, else NULL.
+ */
+char *
+path_reparent(const char *path, const char *from, const char *to)
+{
+	size_t	 flen = strlen(from);
+
+	if (strcmp(path, from) != 0 && !under(path, from, flen))
+		return NULL;
+	return xasprintf("%s%s", to, path + flen);
+}
+
 /* Move from (and, for a directory, everything beneath it) to to. */
 void
 index_rename(struct index *ix, const char *from, const char *to)
@@ -175,6 +189,8 @@ index_rename(struct index *ix, const char *from, const char *to)
 	size_t			  i, flen = strlen(from);
 	char			 *np;
 
+	if (strcmp(from, to) == 0)
+		return;
 	index_del_tree(ix, to);
 	for (i = 0; i < ix->nbuckets; i++)
 		for (p = &ix->buckets[i]; (e = *p) != NULL;) {
@@ -189,7 +205,7 @@ index_rename(struct index *ix, const char *from, const char *to)
 		}
 	while ((e = moved) != NULL) {
 		moved = e->next;
-		np = xasprintf("%s%s", to, e->path + flen);
+		np = path_reparent(e->path, from, to);
 		index_set(ix, np, &e->st);
 		free(np);
 		free(e->path);
@@ -229,6 +245,8 @@ index_stat_from(struct index_stat *is, const struct stat *st)
 	is->ctime_sec = st->st_ctim.tv_sec;
 	is->ctime_nsec = (uint32_t)st->st_ctim.tv_nsec;
 	is->rdev = st->st_rdev;
+	is->ino = st->st_ino;
+	is->nlink = (uint32_t)st->st_nlink;
 }
 
 int
@@ -238,7 +256,8 @@ index_stat_same(const struct index_stat *a, const struct index_stat *b)
 	return a->mode == b->mode && a->uid == b->uid && a->gid == b->gid &&
 	    a->size == b->size && a->mtime_sec == b->mtime_sec &&
 	    a->mtime_nsec == b->mtime_nsec && a->ctime_sec == b->ctime_sec &&
-	    a->ctime_nsec == b->ctime_nsec && a->rdev == b->rdev;
+	    a->ctime_nsec == b->ctime_nsec && a->rdev == b->rdev &&
+	    a->ino == b->ino && a->nlink == b->nlink;
 }
 
 struct save_ctx {
@@ -252,9 +271,10 @@ save_one(const char *path, const struct index_stat *st, void *arg)
 	struct save_ctx	*c = arg;
 
 	fprintf(c->f, "%" PRIu32 " %" PRIu32 " %" PRIu32 " %" PRIu64 " %"
-	    PRId64 " %" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 " ",
-	    st->mode, st->uid, st->gid, st->size, st->mtime_sec,
-	    st->mtime_nsec, st->ctime_sec, st->ctime_nsec, st->rdev);
+	    PRId64 " %" PRIu32 " %" PRId64 " %" PRIu32 " %" PRIu64 " %"
+	    PRIu64 " %" PRIu32 " ", st->mode, st->uid, st->gid, st->size,
+	    st->mtime_sec, st->mtime_nsec, st->ctime_sec, st->ctime_nsec,
+	    st->rdev, st->ino, st->nlink);
 	buf_reset(&c->line);
 	escape_field(&c->line, path);
 	buf_addch(&c->line, '\n');
@@ -276,7 +296,7 @@ index_save(const struct index *ix, uint64_t gen, const char *path,
 			close(fd);
 		goto out;
 	}
-	fprintf(c.f, "layersync-index 1 %" PRIu64 "\n", gen);
+	fprintf(c.f, "layersync-index 2 %" PRIu64 "\n", gen);
 	buf_init(&c.line);
 	index_walk(ix, save_one, &c);
 	buf_release(&c.line);
@@ -312,7 +332,7 @@ index_load(const char *path, uint64_t *gen, struct ls_err *err)
 		ls_err_sys(err, "index %s", path);
 		return NULL;
 	}
-	if (fscanf(f, "layersync-index 1 %" SCNu64 "\n", gen) != 1) {
+	if (fscanf(f, "layersync-index 2 %" SCNu64 "\n", gen) != 1) {
 		ls_err_set(err, "index %s: bad header", path);
 		fclose(f);
 		return NULL;
@@ -325,9 +345,10 @@ index_load(const char *path, uint64_t *gen, struct ls_err *err)
 		memset(&st, 0, sizeof(st));
 		if (sscanf(line, "%" SCNu32 " %" SCNu32 " %" SCNu32 " %" SCNu64
 		    " %" SCNd64 " %" SCNu32 " %" SCNd64 " %" SCNu32 " %" SCNu64
-		    " %n", &st.mode, &st.uid, &st.gid, &st.size, &st.mtime_sec,
-		    &st.mtime_nsec, &st.ctime_sec, &st.ctime_nsec, &st.rdev,
-		    &off) != 9 || unescape_field(line + off) == -1) {
+		    " %" SCNu64 " %" SCNu32 " %n", &st.mode, &st.uid, &st.gid,
+		    &st.size, &st.mtime_sec, &st.mtime_nsec, &st.ctime_sec,
+		    &st.ctime_nsec, &st.rdev, &st.ino, &st.nlink, &off) != 11 ||
+		    unescape_field(line + off) == -1) {
 			ls_err_set(err, "index %s:%d: malformed entry", path,
 			    lineno);
 			index_free(ix);

@@ -24,6 +24,8 @@ struct index_stat {
 	int64_t		 ctime_sec;	/* catches xattr-only changes */
 	uint32_t	 ctime_nsec;
 	uint64_t	 rdev;
+	uint64_t	 ino;		/* with nlink: hard-link groups */
+	uint32_t	 nlink;
 };
 
 struct index;
@@ -40,6 +42,8 @@ void		 index_del(struct index *, const char *path);
 void		 index_del_tree(struct index *, const char *path);
 void		 index_rename(struct index *, const char *from, const char *to);
 size_t		 index_count(const struct index *);
+char		*path_reparent(const char *path, const char *from,
+		    const char *to);
 void		 index_walk(const struct index *, index_walk_cb *, void *);
 void		 index_stat_from(struct index_stat *, const struct stat *);
 int		 index_stat_same(const struct index_stat *,

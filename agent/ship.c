@@ -122,10 +122,18 @@ ship_state(const struct ship *s)
 static int
 flush(struct ship *s)
 {
+	struct buf	 frames;
+
 	if (s->out.len == 0)
 		return 0;
-	ssh_write(s->conn, s->out.data, s->out.len);
-	buf_reset(&s->out);
+	/*
+	 * Detach first: ssh_write() may call on_drain, which pumps more
+	 * frames into s->out; they must follow these, not repeat them.
+	 */
+	frames = s->out;
+	buf_init(&s->out);
+	ssh_write(s->conn, frames.data, frames.len);
+	buf_release(&frames);
 	return s->state == SHIP_DOWN ? -1 : 0;
 }
 

@@ -78,6 +78,8 @@ START_TEST(test_save_and_load_round_trip)
 	close(fd);
 	a.ctime_sec = -3;
 	a.rdev = 0x0102;
+	a.ino = 987654321;
+	a.nlink = 3;
 	index_set(ix, "plain", &a);
 	index_set(ix, "with\nnewline\\and backslash", &a);
 	index_set(ix, "sp ace", &a);
@@ -102,7 +104,7 @@ START_TEST(test_corrupt_file_is_refused)
 	uint64_t	 gen;
 	int		 fd = mkstemp(path);
 
-	dprintf(fd, "layersync-index 1 5\n1 2 3 4 5 6 7 8 9 ok\n1 2 x\n");
+	dprintf(fd, "layersync-index 2 5\n1 2 3 4 5 6 7 8 9 10 11 ok\n1 2 x\n");
 	close(fd);
 	ck_assert_ptr_null(index_load(path, &gen, &err));
 	ck_assert_ptr_nonnull(strstr(err.msg, ":3: malformed entry"));

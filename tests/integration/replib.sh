@@ -1,0 +1,79 @@
+# replib.sh: helpers for replication tests, sourced after lib.sh.
+#
+#   repl_setup           lab up, test configs on both hosts whose peer runs
+#                        $LAYERSYNC, clean layersync state, cleanup on exit
+#   ls_on HOST ARGS...   run layersync with the test config in HOST
+#   daemon_start HOST    start the agent in HOST (log in $TMP/HOST.log)
+#   daemon_stop HOST     SIGTERM it; fail unless it exits 0 (under ASan a
+#                        leak makes the exit status non-zero)
+#   upper HOST NAME      the upperdir of container NAME in HOST
+#   trees_equal NAME     fail unless NAME's upper trees are equal on
+#                        alpha and beta (tests/integration/treelist)
+# The daemons' logs of the last run stay in /tmp/layersync-test-logs.
+
+LS=${LAYERSYNC:?LAYERSYNC must name the built binary}
+TMP=$(mktemp -d)
+TESTCONF=/etc/layersync/test.conf
+
+repl_setup() {
+	lab_up
+	for h in alpha beta; do
+		sed "s|known_hosts = \"/etc/layersync/known_hosts\"; }|known_hosts = \"/etc/layersync/known_hosts\";\n    remote_command = \"$LS\"; }|" \
+			"/etc/netns/$h/layersync/layersync.conf" >"/etc/netns/$h/layersync/test.conf" ||
+			fail "cannot write $h's test config"
+		grep -q remote_command "/etc/netns/$h/layersync/test.conf" ||
+			fail "$h: the lab config changed shape; cannot add remote_command"
+		rm -rf "/var/lib/layersync-lab/$h/state"
+		"$LAB" exec $h podman rm -af -t 0 >/dev/null 2>&1
+	done
+	on_exit "repl_cleanup"
+}
+
+repl_cleanup() {
+	# Keep the daemons' logs of the last run for whoever debugs a failure.
+	mkdir -p /tmp/layersync-test-logs
+	for h in alpha beta; do
+		[ -f "$TMP/$h.log" ] && cp "$TMP/$h.log" "/tmp/layersync-test-logs/$TEST.$h.log"
+	done
+	for h in alpha beta; do
+		pid=$(cat "$TMP/$h.pid" 2>/dev/null) && kill "$pid" 2>/dev/null
+		"$LAB" exec $h podman rm -af -t 0 >/dev/null 2>&1
+		rm -rf "/var/lib/layersync-lab/$h/state" "/etc/netns/$h/layersync/test.conf"
+	done
+	rm -rf "$TMP"
+}
+
+ls_on() {
+	h=$1; shift
+	"$LAB" exec "$h" "$LS" -c $TESTCONF "$@"
+}
+
+daemon_start() {
+	"$LAB" exec "$1" "$LS" -c $TESTCONF daemon -v 2>>"$TMP/$1.log" &
+	echo $! >"$TMP/$1.pid"
+	wait_for 10 ls_on "$1" status >/dev/null ||
+		fail "$1: daemon did not start: $(tail -5 "$TMP/$1.log")"
+}
+
+daemon_stop() {
+	pid=$(cat "$TMP/$1.pid") || fail "$1: no daemon pid"
+	kill -TERM "$pid"
+	rc=0; wait "$pid" || rc=$?
+	rm -f "$TMP/$1.pid"
+	[ "$rc" -eq 0 ] || fail "$1: daemon exited $rc on SIGTERM: $(tail -20 "$TMP/$1.log")"
+}
+
+upper() {
+	"$LAB" exec "$1" podman container inspect --format '{{.GraphDriver.Data.UpperDir}}' "$2"
+}
+
+trees_equal() {
+	"$LAB" exec alpha "$TOP/tests/integration/treelist" "$(upper alpha "$1")" >"$TMP/tree.alpha" ||
+		fail "cannot list alpha's tree"
+	"$LAB" exec beta "$TOP/tests/integration/treelist" "$(upper beta "$1")" >"$TMP/tree.beta" ||
+		fail "cannot list beta's tree"
+	[ -s "$TMP/tree.alpha" ] || fail "alpha's tree listing is empty"
+	diff "$TMP/tree.alpha" "$TMP/tree.beta" >"$TMP/tree.diff" ||
+		fail "upper trees differ (< alpha, > beta):
+$(head -40 "$TMP/tree.diff")"
+}
