@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,7 +25,6 @@
 enum item_kind {
 	ITEM_RENAME,
 	ITEM_PATH,
-	ITEM_SWEEP,
 };
 
 struct item {
@@ -32,6 +32,7 @@ struct item {
 	char		*path;
 	char		*to;		/* ITEM_RENAME */
 	int		 tree;		/* ITEM_PATH: expand a directory */
+	int		 force;		/* ship even if the index agrees */
 };
 
 enum update_kind {
@@ -66,6 +67,7 @@ struct batch {
 	struct source_entry	 cur;		/* regular file being sent */
 	int			 streaming;
 	off_t			 off, ext_end;
+	int			 sweep;		/* after the walk: 1 due, 2 done */
 	int			 committed;
 	struct batch_stats	 stats;
 };
@@ -113,7 +115,7 @@ batch_free(struct batch *b)
 	free(b);
 }
 
-static void
+static struct item *
 add_item(struct batch *b, enum item_kind kind, const char *path,
     const char *to, int tree)
 {
@@ -129,6 +131,8 @@ add_item(struct batch *b, enum item_kind kind, const char *path,
 	it->path = path != NULL ? xstrdup(path) : NULL;
 	it->to = to != NULL ? xstrdup(to) : NULL;
 	it->tree = tree;
+	it->force = 0;
+	return it;
 }
 
 static void
@@ -165,12 +169,17 @@ batch_add_path(struct batch *b, const char *path, int tree)
 	add_item(b, ITEM_PATH, path, NULL, tree);
 }
 
-/* Compare the whole tree with the index: walk it all, then sweep. */
+/*
+ * Compare the whole tree with the index: walk it all, then sweep. The
+ * sweep is not an item: expansion appends items, and the sweep must
+ * come after every one of them, or it would remove what the walk has
+ * not reached yet.
+ */
 void
 batch_add_rescan(struct batch *b)
 {
 	add_item(b, ITEM_PATH, "", NULL, 1);
-	add_item(b, ITEM_SWEEP, NULL, NULL, 0);
+	b->sweep = 1;
 }
 
 static int
@@ -178,14 +187,10 @@ item_cmp(const void *a, const void *b)
 {
 	const struct item	*x = a, *y = b;
 
-	if (x->kind != y->kind)
-		return (int)x->kind - (int)y->kind;
-	if (x->kind != ITEM_PATH)
-		return 0;
 	return strcmp(x->path, y->path);
 }
 
-/* Renames keep their order; paths sort parents first; sweep last. */
+/* Renames keep their order; paths sort parents first. */
 void
 batch_seal(struct batch *b)
 {
@@ -243,6 +248,7 @@ acked(const struct batch *b, const char *path)
 static void
 emit_remove(struct batch *b, const char *path, struct buf *out)
 {
+	log_debug("batch %" PRIu64 ": %s removed", b->gen, path);
 	frame_put_str(out, FRAME_REMOVE, path);
 	add_update(b, UP_DEL, path, NULL, NULL);
 	b->stats.removes++;
@@ -301,7 +307,7 @@ map_set(struct index *map, const char *key, size_t value)
 	index_set(map, key, &st);
 }
 
-/* Chain every acknowledged name of a multiply-linked inode, once. */
+/* Chain the acknowledged names of every regular file by inode, once. */
 static void
 learn_acked_link(const char *path, const struct index_stat *st, void *arg)
 {
@@ -310,7 +316,8 @@ learn_acked_link(const char *path, const struct index_stat *st, void *arg)
 	char				 key[32], *p, *q;
 	size_t				 i;
 
-	if (!S_ISREG(st->mode) || st->nlink < 2)
+	/* Any regular file: it may have had one name when it was shipped. */
+	if (!S_ISREG(st->mode))
 		return;
 	/* The peer applies this batch's renames first: use new names. */
 	p = xstrdup(path);
@@ -355,8 +362,9 @@ link_source(struct batch *b, const struct source_entry *se)
 	if ((hit = index_get(b->acked_links, key)) != NULL)
 		for (i = hit->size; i != SIZE_MAX; i = b->linknext[i])
 			if (strcmp(b->linkpaths[i], se->path) != 0)
+				/* Unchanged itself, it must still be relinked. */
 				add_item(b, ITEM_PATH, b->linkpaths[i], NULL,
-				    0);
+				    0)->force = 1;
 	return NULL;
 }
 
@@ -364,7 +372,8 @@ link_source(struct batch *b, const struct source_entry *se)
 static int
 send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 {
-	static const struct index_stat	 none;
+	static const struct index_stat	 none, expanded = { .mode = 1 };
+	const struct index_stat		*seen;
 	struct source_entry		 se;
 	struct frame_entry		 fe;
 	struct index_stat		 st;
@@ -372,10 +381,22 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 	const char			*lsrc;
 	char				*path = xstrdup(b->items[i].path);
 	int				 tree = b->items[i].tree, r = 0;
+	int				 force = b->items[i].force;
 
-	if (index_get(b->seen, path) != NULL)
+	/*
+	 * Each path is shipped once per batch, but a directory first seen
+	 * without its tree (it was dirty) is still walked when a tree
+	 * reaches it; a forced relink may follow a visit that found the
+	 * name unchanged. seen's mode bit 1: already expanded.
+	 */
+	if ((seen = index_get(b->seen, path)) != NULL && !force) {
+		if (tree && !(seen->mode & 1)) {
+			index_set(b->seen, path, &expanded);
+			r = expand(b, path, err);
+		}
 		goto out;
-	index_set(b->seen, path, &none);
+	}
+	index_set(b->seen, path, tree ? &expanded : &none);
 	if (path[0] == '\0') {	/* the root: never an entry itself */
 		r = tree ? expand(b, path, err) : 0;
 		goto out;
@@ -392,13 +413,17 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 	}
 	index_stat_from(&st, &se.st);
 	old = acked(b, path);
-	if (old == NULL || !index_stat_same(old, &st)) {
+	if (force || old == NULL || !index_stat_same(old, &st)) {
 		source_to_frame(&se, &fe);
 		if ((lsrc = link_source(b, &se)) != NULL) {
 			fe.kind = ENTRY_HARDLINK;
 			fe.target = (struct frame_str){ lsrc, strlen(lsrc) };
 			fe.nxattr = 0;
 		}
+		log_debug("batch %" PRIu64 ": %s %s%s%s", b->gen, path,
+		    fe.kind == ENTRY_HARDLINK ? "link to " : "entry",
+		    fe.kind == ENTRY_HARDLINK ? lsrc : "",
+		    force ? " (relink)" : "");
 		frame_put_entry(out, &fe);
 		add_update(b, UP_SET, path, NULL, &st);
 		b->stats.files++;
@@ -519,6 +544,11 @@ batch_pump(struct batch *b, struct buf *out, size_t budget,
 				return -1;
 			continue;
 		}
+		if (b->next == b->nitems && b->sweep == 1) {
+			sweep(b, out);
+			b->sweep = 2;
+			continue;
+		}
 		if (b->next == b->nitems) {
 			frame_put_gen(out, FRAME_COMMIT, b->gen);
 			b->committed = 1;
@@ -534,9 +564,6 @@ batch_pump(struct batch *b, struct buf *out, size_t budget,
 		case ITEM_PATH:
 			if (send_path(b, b->next - 1, out, err) == -1)
 				return -1;
-			break;
-		case ITEM_SWEEP:
-			sweep(b, out);
 			break;
 		}
 	}

@@ -6,8 +6,8 @@
  * Items are processed in order: renames first (as the events came),
  * then removals and entries sorted so that a directory comes before
  * what it holds. A "tree" item expands into its children as it is
- * reached; a SWEEP item, at the end of a rescan, removes what the peer
- * holds (per the index) and the walk did not see. What the batch did
+ * reached; a rescan ends, after the last item, with a sweep that
+ * removes what the peer holds (per the index) and the walk did not see. What the batch did
  * is recorded and applied to the index only when the peer acknowledges
  * the batch (batch_ack), so an unacknowledged batch changes nothing.
  * The batch borrows the container's root fd and index.

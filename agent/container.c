@@ -62,6 +62,7 @@ container_free(struct container *c)
 	if (c == NULL)
 		return;
 	renames_clear(c);
+	strv_free(c->skipped);
 	batch_free(c->inflight);
 	index_free(c->index);
 	index_free(c->dirty);
@@ -275,14 +276,29 @@ container_cut(struct container *c, long long now, int max_lag_ms)
 	return cc.b;
 }
 
+/* The peer could not apply path in the batch in flight. */
+void
+container_skipped(struct container *c, const char *path)
+{
+	c->skipped = strv_add(c->skipped, path);
+}
+
 /* The batch in flight is durable on the peer. */
 void
 container_acked(struct container *c, long long now)
 {
 	const struct batch_stats	*st = batch_stats(c->inflight);
 	struct ls_err			 err;
+	size_t				 i;
 
 	batch_ack(c->inflight);
+	/* What the peer skipped it does not hold: forget it, ship it again. */
+	for (i = 0; c->skipped != NULL && c->skipped[i] != NULL; i++) {
+		index_del_tree(c->index, c->skipped[i]);
+		mark_dirty(c, c->skipped[i], 1);
+	}
+	strv_free(c->skipped);
+	c->skipped = NULL;
 	c->gen = batch_gen(c->inflight);
 	c->bytes += st->bytes;
 	c->files += st->files;
@@ -318,6 +334,8 @@ container_lost(struct container *c)
 		c->inflight = NULL;
 		c->rescan = 1;
 	}
+	strv_free(c->skipped);
+	c->skipped = NULL;
 	c->twin_ok = 0;
 	c->opened = 0;
 }

@@ -48,6 +48,7 @@ struct container {
 	struct container_renames renames;
 	int			 rescan;
 	struct batch		*inflight;
+	char			**skipped;	/* the peer asks for them again */
 	long long		 inflight_ms;	/* cut time */
 	int			 twin_ok;	/* in this session */
 	int			 opened;
@@ -72,6 +73,7 @@ int		 container_has_work(struct container *, long long now,
 		    int max_lag_ms, long long *deadline);
 struct batch	*container_cut(struct container *, long long now,
 		    int max_lag_ms);
+void		 container_skipped(struct container *, const char *path);
 void		 container_acked(struct container *, long long now);
 void		 container_lost(struct container *);
 void		 container_reset_index(struct container *);

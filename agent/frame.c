@@ -127,6 +127,7 @@ decode_payload(struct cursor *c, struct frame *f)
 	case FRAME_OPEN:
 	case FRAME_REMOVE:
 	case FRAME_ERROR:
+	case FRAME_SKIPPED:
 		f->u.str = get_str(c);
 		return 0;
 	case FRAME_OPENED:
@@ -210,7 +211,7 @@ frame_type_name(int type)
 	static const char *const names[FRAME__MAX] = {
 		NULL, "HELLO", "OPEN", "OPENED", "ENTRY", "DATA", "END",
 		"REMOVE", "RENAME", "COMMIT", "ACK", "ERROR", "TWIN",
-		"TWIN_OK"
+		"TWIN_OK", "SKIPPED"
 	};
 
 	if (type <= 0 || type >= FRAME__MAX)

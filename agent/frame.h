@@ -30,6 +30,10 @@
  *			str network, then five lists, each u16 count +
  *			strs: cmd, entrypoint, env, labels, expose
  *	TWIN_OK	 s->p	(empty)			the stopped twin exists
+ *	SKIPPED	 s->p	str path	an operation of the batch being
+ *					acknowledged did not fit the twin's
+ *					tree (the primary's tree changed while
+ *					it was read): ship that path again
  *
  * The receiver trusts nothing: frame_decode() bounds every length
  * against the frame type before a payload is looked at, and paths are
@@ -69,6 +73,7 @@ enum frame_type {
 	FRAME_ERROR,
 	FRAME_TWIN,
 	FRAME_TWIN_OK,
+	FRAME_SKIPPED,
 	FRAME__MAX
 };
 

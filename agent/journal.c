@@ -56,6 +56,8 @@ struct jop {
 TAILQ_HEAD(jops, jop);
 
 struct journal {
+	journal_skip_cb	*skip;
+	void		*skip_arg;
 	int		 rootfd;
 	int		 stagefd;
 	char		*statedir;
@@ -603,6 +605,14 @@ write_done(const char *statedir, int phases, struct ls_err *err)
 	return r;
 }
 
+/* Errors that say the operation does not fit the tree, not that I/O failed. */
+static int
+misfit(int e)
+{
+	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == EXDEV ||
+	    e == EISDIR || e == ENOTEMPTY || e == EEXIST || e == EINVAL;
+}
+
 /* Run the phases after the first `done`, each made durable and counted. */
 static int
 run_phases(struct journal *j, int done, struct ls_err *err)
@@ -624,8 +634,13 @@ run_phases(struct journal *j, int done, struct ls_err *err)
 			continue;
 		}
 		if (phase > done && run_op(j, ap, op, err) == -1) {
-			r = -1;
-			break;
+			if (!misfit(errno)) {
+				r = -1;
+				break;
+			}
+			if (j->skip != NULL)
+				j->skip(op->b != NULL ? op->b : op->a,
+				    j->skip_arg);
 		}
 	}
 	if (r == 0 && phase > done && syncfs(j->rootfd) == -1) {
@@ -662,10 +677,14 @@ unlink_journal(const char *statedir)
 }
 
 int
-journal_commit(struct journal *j, uint64_t gen, struct ls_err *err)
+journal_commit(struct journal *j, uint64_t gen, journal_skip_cb *skip,
+    void *arg, struct ls_err *err)
 {
 	struct buf	 b;
 	int		 r = -1;
+
+	j->skip = skip;
+	j->skip_arg = arg;
 
 	plan_phases(&j->ops);
 	buf_init(&b);
@@ -679,7 +698,8 @@ journal_commit(struct journal *j, uint64_t gen, struct ls_err *err)
 	    err) == -1)
 		goto out;
 	unlink_journal(j->statedir);
-	r = 0;
+	/* Skipped moves leave their entries behind in the stage. */
+	r = journal_clear_stage(j->stagefd, err);
 out:
 	buf_release(&b);
 	ops_clear(&j->ops);
@@ -687,11 +707,14 @@ out:
 	return r;
 }
 
-/* Empty the stage dir: what is left there belongs to no committed batch. */
+/*
+ * Empty the stage dir: what is left there belongs to no committed batch.
+ * Names here are ours, not wire paths: an interrupted apply leaves a
+ * reserved temp name, which the wire-path checks of apply would refuse.
+ */
 int
 journal_clear_stage(int stagefd, struct ls_err *err)
 {
-	struct apply	*ap;
 	struct dirent	*de;
 	DIR		*d;
 	int		 fd, r = 0;
@@ -703,15 +726,12 @@ journal_clear_stage(int stagefd, struct ls_err *err)
 			close(fd);
 		return -1;
 	}
-	if ((ap = apply_new(stagefd, err)) == NULL) {
-		closedir(d);
-		return -1;
-	}
 	while (r == 0 && (de = readdir(d)) != NULL)
 		if (strcmp(de->d_name, ".") != 0 &&
-		    strcmp(de->d_name, "..") != 0)
-			r = apply_remove(ap, de->d_name, err);
-	apply_free(ap);
+		    strcmp(de->d_name, "..") != 0 &&
+		    beneath_rmtree(stagefd, de->d_name, err) == -1 &&
+		    errno != ENOENT)
+			r = -1;
 	closedir(d);
 	return r;
 }

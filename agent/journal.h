@@ -17,6 +17,12 @@
  *      and an fsynced count of finished phases;
  *   4. the generation file is replaced (temp, fsync, rename), and the
  *      journal removed.
+ * An operation that does not fit the tree (a parent that became a
+ * symlink or a file, a source already gone: the primary read a tree
+ * that changed under it) is skipped, not fatal, and its path reported
+ * so the primary ships it again; otherwise one racing container could
+ * wedge its twin on a journal that can never finish. I/O errors stay
+ * fatal: the journal is kept and finished later.
  * After a crash, journal_recover() finishes a journal that has its END
  * line (from the first unfinished phase) or, if it has none, discards
  * the stage: the twin holds the last committed batch, whole.
@@ -45,8 +51,10 @@ void		 journal_rename(struct journal *, const char *from,
 void		 journal_link(struct journal *, const char *target,
 		    const char *path);
 size_t		 journal_ops(const struct journal *);
+typedef void	journal_skip_cb(const char *path, void *);
+
 int		 journal_commit(struct journal *, uint64_t gen,
-		    struct ls_err *);
+		    journal_skip_cb *, void *, struct ls_err *);
 int		 journal_recover(int rootfd, int stagefd, const char *statedir,
 		    uint64_t *gen, struct ls_err *);
 int		 journal_clear_stage(int stagefd, struct ls_err *);

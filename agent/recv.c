@@ -319,6 +319,17 @@ on_file_end(struct recv *r, struct ls_err *err)
 	return rc;
 }
 
+/* Tell the primary, before the ACK, which paths to ship again. */
+static void
+on_skip(const char *path, void *arg)
+{
+	struct recv	*r = arg;
+
+	log_info("%s: %s did not fit the tree, asking for it again",
+	    r->name, path);
+	frame_put_str(&r->obuf, FRAME_SKIPPED, path);
+}
+
 static int
 on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 {
@@ -331,7 +342,7 @@ on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 		    gen, r->gen);
 		return -1;
 	}
-	if (journal_commit(r->journal, gen, err) == -1)
+	if (journal_commit(r->journal, gen, on_skip, r, err) == -1)
 		return -1;
 	r->gen = gen;
 	frame_put_gen(&r->obuf, FRAME_ACK, gen);

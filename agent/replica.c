@@ -206,8 +206,12 @@ watch_event(const struct watch_event *ev, void *arg)
 	struct replica		*r = arg;
 	struct container	*c;
 
-	if ((c = find_id(r, ev->root)) != NULL)
-		container_event(c, ev, loop_now_ms());
+	if ((c = find_id(r, ev->root)) == NULL)
+		return;
+	if (ev->kind == WATCH_OVERFLOW)
+		log_warnx("container %s: inotify queue overflowed, events "
+		    "lost: rescanning its tree", c->name);
+	container_event(c, ev, loop_now_ms());
 }
 
 static void

@@ -246,6 +246,17 @@ on_opened(struct ship *s, uint64_t gen)
 	s->backoff = SHIP_BACKOFF_MIN_MS;
 }
 
+static void
+on_skipped(struct container *c, const struct frame_str *p)
+{
+	char	*path = xstrndup(p->p, p->len);
+
+	log_info("container %s: peer skipped %s, shipping it again", c->name,
+	    path);
+	container_skipped(c, path);
+	free(path);
+}
+
 /* Returns -1 when the frame ended the session. */
 static int
 on_frame(struct ship *s, const struct frame *f)
@@ -271,6 +282,11 @@ on_frame(struct ship *s, const struct frame *f)
 			break;
 		on_opened(s, f->u.gen);
 		s->state = SHIP_IDLE;
+		return 0;
+	case FRAME_SKIPPED:
+		if (s->state != SHIP_ACK || c->inflight == NULL)
+			break;
+		on_skipped(c, &f->u.str);
 		return 0;
 	case FRAME_ACK:
 		if (s->state != SHIP_ACK || c->inflight == NULL ||

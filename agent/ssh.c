@@ -214,17 +214,30 @@ ssh_free(struct ssh_conn *c)
 		return;
 	if (c->timer != 0)
 		loop_del_timer(c->loop, c->timer);
-	if (c->channel != NULL)
-		libssh2_channel_free(c->channel);
+	if (c->fd != -1)
+		loop_del_fd(c->loop, c->fd);
+	/*
+	 * A non-blocking libssh2 may answer EAGAIN to the frees and keep
+	 * the memory. Free in blocking mode: after a failure the socket is
+	 * closed first so that no teardown I/O can wait; a live session
+	 * gets a short timeout to say goodbye.
+	 */
+	if (c->state != SSH_READY && c->fd != -1) {
+		close(c->fd);
+		c->fd = -1;
+	}
 	if (c->session != NULL) {
-		/* Best effort: a non-blocking disconnect may not be sent. */
-		libssh2_session_disconnect(c->session, "layersync closing");
+		libssh2_session_set_blocking(c->session, 1);
+		libssh2_session_set_timeout(c->session, SSH_CLOSE_TIMEOUT_MS);
+		if (c->channel != NULL)
+			libssh2_channel_free(c->channel);
+		if (c->state == SSH_READY)
+			libssh2_session_disconnect(c->session,
+			    "layersync closing");
 		libssh2_session_free(c->session);
 	}
-	if (c->fd != -1) {
-		loop_del_fd(c->loop, c->fd);
+	if (c->fd != -1)
 		close(c->fd);
-	}
 	buf_release(&c->in);
 	buf_release(&c->out);
 	buf_release(&c->errline);
@@ -385,15 +398,20 @@ advance(struct ssh_conn *c)
 	}
 }
 
-/* Relay the remote command's stderr to our log, a line at a time. */
-static void
+/*
+ * Relay the remote command's stderr to our log, a line at a time.
+ * Returns the bytes read.
+ */
+static size_t
 read_stderr(struct ssh_conn *c)
 {
 	char	 tmp[1024], *nl;
 	ssize_t	 n;
+	size_t	 total = 0;
 
 	while ((n = libssh2_channel_read_stderr(c->channel, tmp,
 	    sizeof(tmp))) > 0) {
+		total += (size_t)n;
 		buf_add(&c->errline, tmp, (size_t)n);
 		while ((nl = memchr(c->errline.data, '\n',
 		    c->errline.len)) != NULL) {
@@ -406,6 +424,7 @@ read_stderr(struct ssh_conn *c)
 		if (c->errline.len > 4096)
 			buf_reset(&c->errline);
 	}
+	return total;
 }
 
 /* Returns -1 after failing (c may be gone), else 0. */
@@ -415,6 +434,7 @@ pump(struct ssh_conn *c)
 	char	 tmp[65536];
 	ssize_t	 n;
 	size_t	 before;
+	int	 got;
 
 	while (c->out.len > 0) {
 		n = libssh2_channel_write(c->channel, c->out.data, c->out.len);
@@ -429,14 +449,27 @@ pump(struct ssh_conn *c)
 		if (c->out.len == 0 && c->ops->on_drain != NULL)
 			c->ops->on_drain(c, c->arg);
 	}
+	/*
+	 * Reading one stream may pull the other's data off the socket into
+	 * libssh2: read both until a pass gets nothing, or data would sit
+	 * in libssh2 while epoll sees an empty socket.
+	 */
 	before = c->in.len;
-	while ((n = libssh2_channel_read(c->channel, tmp, sizeof(tmp))) > 0)
-		buf_add(&c->in, tmp, (size_t)n);
-	if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
-		ssh_fail(c, "peer %s: read: %s", c->name, last_error(c));
-		return -1;
-	}
-	read_stderr(c);
+	do {
+		got = 0;
+		while ((n = libssh2_channel_read(c->channel, tmp,
+		    sizeof(tmp))) > 0) {
+			buf_add(&c->in, tmp, (size_t)n);
+			got = 1;
+		}
+		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
+			ssh_fail(c, "peer %s: read: %s", c->name,
+			    last_error(c));
+			return -1;
+		}
+		if (read_stderr(c) > 0)
+			got = 1;
+	} while (got);
 	if (c->in.len > before)
 		c->ops->on_input(c, &c->in, c->arg);
 	if (c->state != SSH_READY)

@@ -31,6 +31,7 @@ struct ssh_ops {
 };
 
 #define SSH_CONNECT_TIMEOUT_MS	10000	/* TCP + handshake + auth + exec */
+#define SSH_CLOSE_TIMEOUT_MS	500	/* goodbye to a live peer */
 
 struct ssh_conn	*ssh_open(struct loop *, const struct conf_peer *,
 		    const char *command, const struct ssh_ops *, void *);

@@ -48,10 +48,12 @@ ls_on() {
 	"$LAB" exec "$h" "$LS" -c $TESTCONF "$@"
 }
 
+daemon_up() { ls_on "$1" status >/dev/null 2>&1; }
+
 daemon_start() {
 	"$LAB" exec "$1" "$LS" -c $TESTCONF daemon -v 2>>"$TMP/$1.log" &
 	echo $! >"$TMP/$1.pid"
-	wait_for 10 ls_on "$1" status >/dev/null ||
+	wait_for 10 daemon_up "$1" ||
 		fail "$1: daemon did not start: $(tail -5 "$TMP/$1.log")"
 }
 

@@ -109,7 +109,7 @@ START_TEST(test_commit_applies_the_whole_batch)
 	journal_rename(j, "old", "renamed");
 	journal_move(j, s3, "old");
 	ck_assert_uint_eq(journal_ops(j), 5);
-	ck_assert_msg(journal_commit(j, 7, &err) == 0, "%s", err.msg);
+	ck_assert_msg(journal_commit(j, 7, NULL, NULL, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(get(rootfd, "d/f"), "inside");
 	ck_assert_str_eq(get(rootfd, "renamed"), "old");
 	ck_assert_str_eq(get(rootfd, "old"), "new old");
@@ -135,7 +135,7 @@ START_TEST(test_existing_dir_keeps_children_and_takes_metadata)
 	ck_assert_int_eq(mkdirat(stagefd, s1, 0700), 0);
 	fchmodat(stagefd, s1, 0711, 0);
 	journal_dir(j, s1, "d");
-	ck_assert_msg(journal_commit(j, 1, &err) == 0, "%s", err.msg);
+	ck_assert_msg(journal_commit(j, 1, NULL, NULL, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(get(rootfd, "d/child"), "kept");
 	ck_assert_int_eq(fstatat(rootfd, "d", &st, 0), 0);
 	ck_assert_uint_eq(st.st_mode & 07777, 0711);
@@ -148,6 +148,8 @@ START_TEST(test_partial_journal_is_discarded)
 {
 	put(rootfd, "f", "before");
 	put(stagefd, "00000001", "after");
+	/* An apply interrupted in the stage leaves a reserved temp name. */
+	put(stagefd, ".layersync.tmp.0123456789abcdef", "torn");
 	put_state("gen", "3\n");
 	/* No END line: the commit record never became durable. */
 	put_state("journal", "layersync-journal 1 4\nPHASE\n"
@@ -155,6 +157,8 @@ START_TEST(test_partial_journal_is_discarded)
 	ck_assert_uint_eq(recover(), 3);
 	ck_assert_str_eq(get(rootfd, "f"), "before");
 	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
+	ck_assert_int_eq(faccessat(stagefd, ".layersync.tmp.0123456789abcdef",
+	    F_OK, 0), -1);
 	ck_assert_int_eq(faccessat(rootfd, "../state/journal", F_OK, 0), -1);
 }
 END_TEST
@@ -205,12 +209,54 @@ START_TEST(test_commit_splits_conflicting_ops_into_phases)
 	journal_move(j, s1, "a");	/* touches a again: a new phase */
 	journal_remove(j, "dir/in");
 	journal_remove(j, "dir");	/* ancestor of dir/in: new phase */
-	ck_assert_msg(journal_commit(j, 2, &err) == 0, "%s", err.msg);
+	ck_assert_msg(journal_commit(j, 2, NULL, NULL, &err) == 0, "%s", err.msg);
 	ck_assert_str_eq(get(rootfd, "a"), "second");
 	ck_assert_str_eq(get(rootfd, "b"), "first");
 	ck_assert_int_eq(faccessat(rootfd, "dir", F_OK, AT_SYMLINK_NOFOLLOW),
 	    -1);
 	free(s1);
+	journal_free(j);
+}
+END_TEST
+
+static void
+collect(const char *path, void *arg)
+{
+	strcat(arg, path);
+	strcat(arg, ";");
+}
+
+/*
+ * A parent that is a symlink (the primary read a tree that changed
+ * under it) skips that move and reports it; the rest of the batch lands
+ * and nothing is written through the symlink.
+ */
+START_TEST(test_misfit_ops_are_skipped_and_reported)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	char		 skipped[256] = "", outside[128];
+	char		*s1 = journal_stage_name(j), *s2 = journal_stage_name(j);
+	int		 dfd;
+
+	snprintf(outside, sizeof(outside), "%s/outside", top);
+	mkdir(outside, 0755);
+	ck_assert_int_eq(symlinkat(outside, rootfd, "x"), 0);
+	put(stagefd, s1, "through the link");
+	put(stagefd, s2, "fine");
+	journal_move(j, s1, "x/f");
+	journal_move(j, s2, "ok");
+	ck_assert_msg(journal_commit(j, 3, collect, skipped, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_str_eq(skipped, "x/f;");
+	ck_assert_str_eq(get(rootfd, "ok"), "fine");
+	dfd = open(outside, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_eq(faccessat(dfd, "f", F_OK, 0), -1);
+	close(dfd);
+	ck_assert_int_eq(faccessat(stagefd, s1, F_OK, 0), -1);
+	ck_assert_uint_eq(recover(), 3);
+	free(s1);
+	free(s2);
 	journal_free(j);
 }
 END_TEST
@@ -243,6 +289,7 @@ main(void)
 	tcase_add_test(tc, test_complete_journal_is_finished);
 	tcase_add_test(tc, test_replay_never_undoes_a_later_phase);
 	tcase_add_test(tc, test_commit_splits_conflicting_ops_into_phases);
+	tcase_add_test(tc, test_misfit_ops_are_skipped_and_reported);
 	tcase_add_test(tc, test_corrupt_journal_is_an_error);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);

@@ -39,6 +39,9 @@ static char		 base[64];
 static char		 r1[96], r2[96], out[96];
 static size_t		 churn_dirs;
 
+static int	 modelling;
+static void	 m_apply(const struct watch_event *);
+
 static const char *kind_name[] = {
 	"CHANGED", "SETTLED", "REMOVED", "RENAMED", "OVERFLOW"
 };
@@ -49,6 +52,8 @@ record(const struct watch_event *ev, void *arg)
 	struct rec	*r;
 
 	(void)arg;
+	if (modelling)
+		m_apply(ev);
 	if (log_n == log_cap) {
 		log_cap = log_cap ? log_cap * 2 : 64;
 		log_v = realloc(log_v, log_cap * sizeof(*log_v));
@@ -143,11 +148,13 @@ seen_under(int root, const char *prefix)
 {
 	size_t	 i, len = strlen(prefix);
 
-	for (i = 0; i < log_n; i++)
-		if (log_v[i].root == root &&
-		    (strncmp(log_v[i].path, prefix, len) == 0 ||
-		    (log_v[i].from && strncmp(log_v[i].from, prefix, len) == 0)))
+	for (i = 0; i < log_n; i++) {
+		if (log_v[i].root != root)
+			continue;
+		if (strncmp(log_v[i].path, prefix, len) == 0 ||
+		    (log_v[i].from && strncmp(log_v[i].from, prefix, len) == 0))
 			return 1;
+	}
 	return 0;
 }
 
@@ -235,6 +242,29 @@ mv(const char *from, const char *to)
 }
 
 static void
+xchg(const char *a, const char *b)
+{
+	ck_assert_msg(renameat2(AT_FDCWD, a, AT_FDCWD, b, RENAME_EXCHANGE) == 0,
+	    "exchange %s %s: %s", a, b, strerror(errno));
+}
+
+/* The last event about path, which must say what it is now. */
+static size_t
+last_for(int root, const char *path)
+{
+	size_t	 i;
+
+	for (i = log_n; i > 0; i--)
+		if (log_v[i - 1].root == root &&
+		    (strcmp(log_v[i - 1].path, path) == 0 ||
+		    (log_v[i - 1].from && strcmp(log_v[i - 1].from, path) == 0)))
+			return i - 1;
+	log_dump();
+	ck_abort_msg("no event for %d:%s", root, path);
+	return 0;
+}
+
+static void
 start(void)
 {
 	struct ls_err	 err;
@@ -284,17 +314,6 @@ rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return remove(path);
 }
 
-static void
-teardown(void)
-{
-	watcher_free(w);
-	w = NULL;
-	log_clear();
-	free(log_v);
-	log_v = NULL;
-	log_cap = 0;
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 START_TEST(test_fd_is_libinotifytools_instance_nonblocking_cloexec)
 {
@@ -443,6 +462,56 @@ START_TEST(test_dir_renamed_over_empty_dir_keeps_watching)
 	put(at(r1, "b/x/f"), "f");
 	wait_for(WATCH_SETTLED, 1, "b/x/f");
 	wait_nwatches(3);
+}
+END_TEST
+
+START_TEST(test_dir_made_over_whiteout_as_overlayfs_does_ends_changed)
+{
+	size_t	 i;
+
+	/*
+	 * Overlayfs makes the dir in its work dir, then exchanges it with
+	 * the whiteout: MOVED_TO foo (dir), then MOVED_FROM foo.
+	 */
+	ck_assert_int_eq(mknod(at(r1, "foo"), S_IFCHR, makedev(0, 0)), 0);
+	mk(at(out, "work"));
+	put(at(out, "work/f"), "f");
+	start();
+	add_root(1, r1);
+	xchg(at(out, "work"), at(r1, "foo"));
+	sentinel(1, r1);
+	i = last_for(1, "foo");
+	ck_assert_int_eq(log_v[i].kind, WATCH_CHANGED);
+	ck_assert_int_eq(log_v[i].is_dir, 1);
+	ck_assert_uint_gt(last_for(1, "foo/f"), i);
+	ck_assert_int_eq(log_v[last_for(1, "foo/f")].kind, WATCH_CHANGED);
+	ck_assert_uint_eq(watcher_nwatches(w), 2);
+	put(at(r1, "foo/g"), "g");
+	wait_for(WATCH_SETTLED, 1, "foo/g");
+}
+END_TEST
+
+START_TEST(test_exchanged_dirs_report_both_paths_changed)
+{
+	mk(at(r1, "a"));
+	put(at(r1, "a/fa"), "a");
+	mk(at(r1, "b"));
+	mk(at(r1, "b/sub"));
+	start();
+	add_root(1, r1);
+	xchg(at(r1, "a"), at(r1, "b"));
+	sentinel(1, r1);
+	ck_assert_int_eq(log_v[last_for(1, "a")].kind, WATCH_CHANGED);
+	ck_assert_int_eq(log_v[last_for(1, "b")].kind, WATCH_CHANGED);
+	ck_assert_int_ge(find(WATCH_CHANGED, 1, "a/sub"), 0);
+	ck_assert_int_ge(find(WATCH_CHANGED, 1, "b/fa"), 0);
+	ck_assert_int_eq(find(WATCH_RENAMED, 1, "a"), -1);
+	ck_assert_int_eq(find(WATCH_RENAMED, 1, "b"), -1);
+	ck_assert_uint_eq(watcher_nwatches(w), 4);
+	put(at(r1, "a/sub/x"), "x");
+	put(at(r1, "b/y"), "y");
+	wait_for(WATCH_SETTLED, 1, "a/sub/x");
+	wait_for(WATCH_SETTLED, 1, "b/y");
 }
 END_TEST
 
@@ -756,6 +825,223 @@ read_int(const char *path)
 	return v;
 }
 
+/*
+ * A replica kept as the daemon would keep it, from the events alone:
+ * CHANGED and SETTLED mark a path to ship at the next cut, REMOVED
+ * drops it, RENAMED renames it on the replica and among the marked (a
+ * source the replica lacks marks all of the target), OVERFLOW takes a
+ * fresh copy of the disk (a rescan). Events are applied as they come;
+ * once the watcher is quiet, the cut copies the marked paths as they
+ * are then, and the replica must equal the disk.
+ */
+struct mset {
+	struct mentry {
+		char	*path;
+		int	 dir;		/* in dirty: mark all below too */
+	}	*v;
+	size_t	 n, cap;
+};
+static struct mset	 rep, dirty;
+
+static int
+m_under(const char *e, const char *p)
+{
+	size_t	 len = strlen(p);
+
+	return strncmp(e, p, len) == 0 && (e[len] == '\0' || e[len] == '/');
+}
+
+static ssize_t
+m_find(struct mset *m, const char *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->n; i++)
+		if (strcmp(m->v[i].path, p) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+static void
+m_del(struct mset *m, const char *p)
+{
+	size_t	 i;
+
+	for (i = 0; i < m->n; )
+		if (m_under(m->v[i].path, p)) {
+			free(m->v[i].path);
+			m->v[i] = m->v[--m->n];
+		} else
+			i++;
+}
+
+static void
+m_clear(struct mset *m)
+{
+	while (m->n > 0)
+		free(m->v[--m->n].path);
+	free(m->v);
+	memset(m, 0, sizeof(*m));
+}
+
+/* Add p, and its parents as a replica's mkdir -p would. */
+static void
+m_add(struct mset *m, const char *p, int dir)
+{
+	char	*slash, *q;
+	ssize_t	 i;
+
+	if ((i = m_find(m, p)) >= 0) {
+		if (!m->v[i].dir || dir) {
+			m->v[i].dir = dir;
+			return;
+		}
+		m_del(m, p);	/* a dir replaced by a file */
+	}
+	if (m->n == m->cap) {
+		m->cap = m->cap ? m->cap * 2 : 256;
+		m->v = realloc(m->v, m->cap * sizeof(*m->v));
+		ck_assert_ptr_nonnull(m->v);
+	}
+	m->v[m->n].path = strdup(p);
+	m->v[m->n++].dir = dir;
+	q = strdup(p);
+	if ((slash = strrchr(q, '/')) != NULL) {
+		*slash = '\0';
+		if (m_find(m, q) == -1)
+			m_add(m, q, 1);
+	}
+	free(q);
+}
+
+/* Rename what is under from; the new parent is made if need be. */
+static void
+m_rename(struct mset *m, const char *from, const char *to)
+{
+	size_t	 i, flen = strlen(from);
+	char	*np, *slash;
+
+	m_del(m, to);
+	for (i = 0; i < m->n; i++) {
+		if (!m_under(m->v[i].path, from))
+			continue;
+		ck_assert_int_ge(asprintf(&np, "%s%s", to,
+		    m->v[i].path + flen), 0);
+		free(m->v[i].path);
+		m->v[i].path = np;
+	}
+	np = strdup(to);
+	if ((slash = strrchr(np, '/')) != NULL) {
+		*slash = '\0';
+		m_add(m, np, 1);
+	}
+	free(np);
+}
+
+static int
+m_scan_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)ftw;
+	if (strcmp(path, r1) != 0)
+		m_add(&rep, path + strlen(r1) + 1, flag == FTW_D ||
+		    S_ISDIR(st->st_mode));
+	return 0;
+}
+
+/* Copy path and, if `all', everything below it, as on disk now. */
+static void
+m_copy(const char *path, int all)
+{
+	struct stat	 st;
+
+	if (lstat(at(r1, path), &st) == -1) {
+		m_del(&rep, path);
+		return;
+	}
+	m_add(&rep, path, S_ISDIR(st.st_mode));
+	if (all && S_ISDIR(st.st_mode))
+		nftw(at(r1, path), m_scan_one, 16, FTW_PHYS);
+}
+
+static void
+m_rescan(void)
+{
+	m_clear(&rep);
+	m_clear(&dirty);
+	nftw(r1, m_scan_one, 16, FTW_PHYS);
+}
+
+static void
+m_apply(const struct watch_event *ev)
+{
+	switch (ev->kind) {
+	case WATCH_CHANGED:
+	case WATCH_SETTLED:
+		if (m_find(&dirty, ev->path) == -1)
+			m_add(&dirty, ev->path, 0);
+		break;
+	case WATCH_REMOVED:
+		m_del(&rep, ev->path);
+		m_del(&dirty, ev->path);
+		break;
+	case WATCH_RENAMED:
+		m_del(&dirty, ev->path);
+		m_rename(&dirty, ev->from, ev->path);
+		if (m_find(&rep, ev->from) >= 0)
+			m_rename(&rep, ev->from, ev->path);
+		else
+			m_add(&dirty, ev->path, 1);	/* all of it */
+		break;
+	case WATCH_OVERFLOW:
+		m_rescan();
+		break;
+	}
+}
+
+static size_t	 m_bad;
+
+static int
+m_check_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	const char	*rel = path + strlen(r1) + 1;
+	ssize_t		 i;
+
+	(void)ftw;
+	if (strcmp(path, r1) == 0)
+		return 0;
+	if ((i = m_find(&rep, rel)) == -1 ||
+	    rep.v[i].dir != (flag == FTW_D || S_ISDIR(st->st_mode))) {
+		fprintf(stderr, "replica lacks %s\n", rel);
+		m_bad++;
+	} else
+		rep.v[i].dir = -1;	/* seen */
+	return 0;
+}
+
+/* The cut, then the comparison. */
+static void
+m_verify(void)
+{
+	size_t		 i;
+
+	for (i = 0; i < dirty.n; i++)
+		m_copy(dirty.v[i].path, dirty.v[i].dir);
+	m_bad = 0;
+	nftw(r1, m_check_one, 16, FTW_PHYS);
+	for (i = 0; i < rep.n; i++)
+		if (rep.v[i].dir != -1) {
+			fprintf(stderr, "replica has extra %s\n",
+			    rep.v[i].path);
+			m_bad++;
+		}
+	modelling = 0;
+	m_clear(&rep);
+	m_clear(&dirty);
+	ck_assert_uint_eq(m_bad, 0);
+}
+
 /* Fill the queue past its limit: two files in turn, as the kernel
  * merges only a repeat of the last event. */
 static void
@@ -773,8 +1059,9 @@ flood(void)
 }
 
 /*
- * Dirs made, removed, renamed, moved out and in, at random, read at
- * random moments; with `floods', the queue overflows that often.
+ * Dirs made, removed, renamed, exchanged, moved out and in, at random,
+ * read at random moments; with `floods', the queue overflows that
+ * often.
  */
 static void
 churn(int nops, int floods)
@@ -786,7 +1073,7 @@ churn(int nops, int floods)
 		if (floods > 0 && i % (nops / floods) == nops / floods / 2)
 			flood();
 		pick_dir(a, sizeof(a));
-		op = (int)(random() % 12);
+		op = (int)(random() % 13);
 		if (op < 4) {
 			snprintf(b, sizeof(b), "%s/d%d", a, i);
 			mk(b);
@@ -802,6 +1089,10 @@ churn(int nops, int floods)
 		} else if (op == 9 && pick_out(b, sizeof(b))) {
 			snprintf(a + strlen(a), 16, "/d%d", i);
 			mv(b, a);
+		} else if (op == 10) {
+			pick_dir(b, sizeof(b));
+			(void)renameat2(AT_FDCWD, a, AT_FDCWD, b,
+			    RENAME_EXCHANGE);
 		} else {
 			snprintf(b, sizeof(b), "%s/f%d", a, i);
 			put(b, "f");
@@ -816,6 +1107,7 @@ static void
 check_tree(void)
 {
 	sentinel(1, r1);
+	m_verify();
 	churn_dirs = 0;
 	nftw(r1, count_dir, 16, FTW_PHYS);
 	ck_assert_uint_eq(watcher_nwatches(w), churn_dirs);
@@ -831,6 +1123,8 @@ START_TEST(test_random_churn_keeps_every_dir_watched_under_its_name)
 	srandom(1234 + (unsigned)_i);
 	start();
 	add_root(1, r1);
+	m_rescan();
+	modelling = 1;
 	churn(1500, 0);
 	check_tree();
 	ck_assert_uint_eq(watcher_overflows(w), 0);
@@ -844,6 +1138,8 @@ START_TEST(test_churn_with_overflows_is_resynced)
 	put(at(r1, "fb"), "b");
 	start();
 	add_root(1, r1);
+	m_rescan();
+	modelling = 1;
 	churn(1500, 3);
 	check_tree();
 	ck_assert_uint_ge(watcher_overflows(w), 3);
@@ -903,6 +1199,23 @@ START_TEST(test_queue_overflow_gives_overflow_for_every_root)
 }
 END_TEST
 
+static void
+teardown(void)
+{
+	watcher_free(w);
+	w = NULL;
+	log_clear();
+	free(log_v);
+	log_v = NULL;
+	log_cap = 0;
+	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	m_clear(&rep);
+	m_clear(&dirty);
+	modelling = 0;
+}
+
+#define T(name)	tcase_add_test(tc, name)
+
 int
 main(void)
 {
@@ -912,26 +1225,28 @@ main(void)
 	int	 failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_fd_is_libinotifytools_instance_nonblocking_cloexec);
-	tcase_add_test(tc, test_file_create_write_close_gives_changed_then_settled);
-	tcase_add_test(tc, test_mkdir_p_then_files_before_read_are_all_reported);
-	tcase_add_test(tc, test_rename_file_inside_tree_gives_one_renamed);
-	tcase_add_test(tc, test_renamed_dir_reports_new_path_for_files_made_inside);
-	tcase_add_test(tc, test_recreated_then_renamed_dir_reports_new_path);
-	tcase_add_test(tc, test_dir_renamed_over_empty_dir_keeps_watching);
-	tcase_add_test(tc, test_move_out_of_tree_gives_removed);
-	tcase_add_test(tc, test_move_into_tree_gives_changed_and_scans_dirs);
-	tcase_add_test(tc, test_delete_file_gives_removed);
-	tcase_add_test(tc, test_deleted_dirs_drop_their_watches);
-	tcase_add_test(tc, test_symlink_to_dir_outside_root_is_not_followed);
-	tcase_add_test(tc, test_two_roots_are_kept_apart);
-	tcase_add_test(tc, test_remove_root_stops_events_and_frees_watches);
-	tcase_add_test(tc, test_overlapping_or_bad_roots_are_refused);
-	tcase_add_test(tc, test_free_releases_every_fd);
+	T(test_fd_is_libinotifytools_instance_nonblocking_cloexec);
+	T(test_file_create_write_close_gives_changed_then_settled);
+	T(test_mkdir_p_then_files_before_read_are_all_reported);
+	T(test_rename_file_inside_tree_gives_one_renamed);
+	T(test_renamed_dir_reports_new_path_for_files_made_inside);
+	T(test_recreated_then_renamed_dir_reports_new_path);
+	T(test_dir_renamed_over_empty_dir_keeps_watching);
+	T(test_dir_made_over_whiteout_as_overlayfs_does_ends_changed);
+	T(test_exchanged_dirs_report_both_paths_changed);
+	T(test_move_out_of_tree_gives_removed);
+	T(test_move_into_tree_gives_changed_and_scans_dirs);
+	T(test_delete_file_gives_removed);
+	T(test_deleted_dirs_drop_their_watches);
+	T(test_symlink_to_dir_outside_root_is_not_followed);
+	T(test_two_roots_are_kept_apart);
+	T(test_remove_root_stops_events_and_frees_watches);
+	T(test_overlapping_or_bad_roots_are_refused);
+	T(test_free_releases_every_fd);
+	T(test_queue_overflow_gives_overflow_for_every_root);
 	tcase_add_loop_test(tc,
 	    test_random_churn_keeps_every_dir_watched_under_its_name, 0, 4);
 	tcase_add_loop_test(tc, test_churn_with_overflows_is_resynced, 0, 4);
-	tcase_add_test(tc, test_queue_overflow_gives_overflow_for_every_root);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
