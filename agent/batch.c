@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "batch.h"
+#include "delta.h"
 #include "beneath.h"
 #include "frame.h"
 #include "index.h"
@@ -67,6 +68,12 @@ struct batch {
 	struct source_entry	 cur;		/* regular file being sent */
 	int			 streaming;
 	off_t			 off, ext_end;
+	struct delta_job	*delta;		/* cur ships as a delta */
+	struct buf		 deltaout;
+	/* Files planned as deltas: path (new name), basis (the peer's). */
+	char			**dpath, **dbasis;
+	struct rs_signature	**dsig;
+	size_t			 ndelta;
 	int			 sweep;		/* after the walk: 1 due, 2 done */
 	int			 committed;
 	struct batch_stats	 stats;
@@ -84,6 +91,7 @@ batch_new(int rootfd, struct index *index, uint64_t gen)
 	b->links = index_new();
 	b->acked_links = index_new();
 	b->cur.fd = -1;
+	buf_init(&b->deltaout);
 	return b;
 }
 
@@ -109,6 +117,16 @@ batch_free(struct batch *b)
 	free(b->items);
 	free(b->ups);
 	source_entry_clear(&b->cur);
+	delta_job_free(b->delta);
+	buf_release(&b->deltaout);
+	for (i = 0; i < b->ndelta; i++) {
+		free(b->dpath[i]);
+		free(b->dbasis[i]);
+		delta_sig_free(b->dsig[i]);
+	}
+	free(b->dpath);
+	free(b->dbasis);
+	free(b->dsig);
 	index_free(b->seen);
 	index_free(b->links);
 	index_free(b->acked_links);
@@ -223,16 +241,12 @@ gone(int e)
 	return e == ENOENT || e == ENOTDIR || e == ELOOP || e == EXDEV;
 }
 
-/*
- * What the index says of path: the index knows names from before this
- * batch's renames, so look path up under the name it had then.
- */
-static const struct index_stat *
-acked(const struct batch *b, const char *path)
+/* The name path had before this batch's renames: the index's name. */
+static char *
+old_name(const struct batch *b, const char *path)
 {
-	const struct index_stat	*st;
-	char			*old = xstrdup(path), *p;
-	size_t			 i;
+	char	*old = xstrdup(path), *p;
+	size_t	 i;
 
 	for (i = b->nrenames; i-- > 0;)
 		if ((p = path_reparent(old, b->items[i].to,
@@ -240,9 +254,77 @@ acked(const struct batch *b, const char *path)
 			free(old);
 			old = p;
 		}
+	return old;
+}
+
+/* What the index says of path, looked up under its old name. */
+static const struct index_stat *
+acked(const struct batch *b, const char *path)
+{
+	const struct index_stat	*st;
+	char			*old = old_name(b, path);
+
 	st = index_get(b->index, old);
 	free(old);
 	return st;
+}
+
+/*
+ * The dirty regular files the peer holds, big enough for a delta. The
+ * basis is named as the twin has it now: before this batch's renames.
+ */
+size_t
+batch_plan_deltas(struct batch *b)
+{
+	const struct index_stat	*st;
+	size_t			 i;
+
+	for (i = b->nrenames; i < b->nitems; i++) {
+		if (b->items[i].tree ||
+		    (st = acked(b, b->items[i].path)) == NULL ||
+		    !S_ISREG(st->mode) || st->size < DELTA_MIN_SIZE)
+			continue;
+		b->dpath = xreallocarray(b->dpath, b->ndelta + 1,
+		    sizeof(*b->dpath));
+		b->dbasis = xreallocarray(b->dbasis, b->ndelta + 1,
+		    sizeof(*b->dbasis));
+		b->dsig = xreallocarray(b->dsig, b->ndelta + 1,
+		    sizeof(*b->dsig));
+		b->dpath[b->ndelta] = xstrdup(b->items[i].path);
+		b->dbasis[b->ndelta] = old_name(b, b->items[i].path);
+		b->dsig[b->ndelta++] = NULL;
+	}
+	return b->ndelta;
+}
+
+const char *
+batch_delta_basis(const struct batch *b, size_t i)
+{
+	return b->dbasis[i];
+}
+
+/* The peer's signature for planned delta i (NULL: it has no basis). */
+void
+batch_delta_sig(struct batch *b, size_t i, struct rs_signature *sig)
+{
+	delta_sig_free(b->dsig[i]);
+	b->dsig[i] = sig;
+}
+
+/* Planned delta for path with a signature in hand, or -1. */
+static ssize_t
+delta_for(const struct batch *b, const struct source_entry *se)
+{
+	size_t	 i;
+
+	/* A sparse file would come out dense from a patch: send it whole. */
+	if (se->kind != ENTRY_REG || se->st.st_size < DELTA_MIN_SIZE ||
+	    se->st.st_blocks * 512 < se->st.st_size)
+		return -1;
+	for (i = 0; i < b->ndelta; i++)
+		if (b->dsig[i] != NULL && strcmp(b->dpath[i], se->path) == 0)
+			return (ssize_t)i;
+	return -1;
 }
 
 static void
@@ -379,6 +461,7 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 	struct index_stat		 st;
 	const struct index_stat		*old;
 	const char			*lsrc;
+	ssize_t				 d;
 	char				*path = xstrdup(b->items[i].path);
 	int				 tree = b->items[i].tree, r = 0;
 	int				 force = b->items[i].force;
@@ -419,9 +502,14 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 			fe.kind = ENTRY_HARDLINK;
 			fe.target = (struct frame_str){ lsrc, strlen(lsrc) };
 			fe.nxattr = 0;
+		} else if ((d = delta_for(b, &se)) != -1) {
+			fe.target = (struct frame_str){ b->dbasis[d],
+			    strlen(b->dbasis[d]) };
+			b->delta = delta_make_new(b->dsig[d]);
 		}
 		log_debug("batch %" PRIu64 ": %s %s%s%s", b->gen, path,
-		    fe.kind == ENTRY_HARDLINK ? "link to " : "entry",
+		    fe.kind == ENTRY_HARDLINK ? "link to " :
+		    b->delta != NULL ? "delta" : "entry",
 		    fe.kind == ENTRY_HARDLINK ? lsrc : "",
 		    force ? " (relink)" : "");
 		frame_put_entry(out, &fe);
@@ -444,6 +532,52 @@ out:
 	return r;
 }
 
+static void
+end_file(struct batch *b, struct buf *out)
+{
+	frame_put_empty(out, FRAME_END);
+	source_entry_clear(&b->cur);
+	delta_job_free(b->delta);
+	b->delta = NULL;
+	b->streaming = 0;
+}
+
+/* Read the file in order through the delta job; ship what it makes. */
+static int
+stream_delta(struct batch *b, struct buf *out, size_t budget,
+    struct ls_err *err)
+{
+	char	 chunk[FRAME_MAX_DATA];
+	ssize_t	 n;
+	size_t	 off;
+	int	 done = 0;
+
+	off_t	 size = b->cur.st.st_size;	/* announced: read no further */
+
+	while (out->len < budget && !done) {
+		n = 0;
+		if (b->off < size && (n = pread(b->cur.fd, chunk,
+		    (size_t)(size - b->off) < sizeof(chunk) ?
+		    (size_t)(size - b->off) : sizeof(chunk), b->off)) == -1) {
+			ls_err_sys(err, "%s: read", b->cur.path);
+			return -1;
+		}
+		b->off += n;
+		if ((done = delta_feed(b->delta, chunk, (size_t)n, n == 0,
+		    &b->deltaout, err)) == -1)
+			return -1;
+		for (off = 0; off < b->deltaout.len; off += FRAME_MAX_DATA)
+			frame_put_bytes(out, FRAME_DELTA, b->deltaout.data + off,
+			    b->deltaout.len - off < FRAME_MAX_DATA ?
+			    b->deltaout.len - off : FRAME_MAX_DATA);
+		b->stats.bytes += b->deltaout.len;
+		buf_reset(&b->deltaout);
+	}
+	if (done)
+		end_file(b, out);
+	return done;
+}
+
 /* Send the current file's data extents; 1 when its END is out. */
 static int
 stream_data(struct batch *b, struct buf *out, size_t budget,
@@ -458,9 +592,7 @@ stream_data(struct batch *b, struct buf *out, size_t budget,
 		if (b->off >= b->ext_end) {
 			if (source_next_data(b->cur.fd, b->off, size, &start,
 			    &end) == 1) {
-				frame_put_empty(out, FRAME_END);
-				source_entry_clear(&b->cur);
-				b->streaming = 0;
+				end_file(b, out);
 				return 1;
 			}
 			b->off = start;
@@ -540,7 +672,8 @@ batch_pump(struct batch *b, struct buf *out, size_t budget,
 
 	while (out->len < budget && !b->committed) {
 		if (b->streaming) {
-			if (stream_data(b, out, budget, err) == -1)
+			if ((b->delta != NULL ? stream_delta(b, out, budget,
+			    err) : stream_data(b, out, budget, err)) == -1)
 				return -1;
 			continue;
 		}

@@ -11,6 +11,12 @@
  * is recorded and applied to the index only when the peer acknowledges
  * the batch (batch_ack), so an unacknowledged batch changes nothing.
  * The batch borrows the container's root fd and index.
+ *
+ * Deltas: batch_plan_deltas() picks the changed regular files the peer
+ * already has (DELTA_MIN_SIZE and up); the caller asks the peer for
+ * their signatures (one round trip per batch, not per file) and hands
+ * them in with batch_delta_sig(); those files then ship as librsync
+ * deltas against the twin's copy, the others whole.
  */
 #ifndef LS_BATCH_H
 #define LS_BATCH_H
@@ -23,6 +29,7 @@
 
 struct index;
 struct batch;
+struct rs_signature;
 
 struct batch_stats {
 	uint64_t	 bytes;		/* content bytes shipped */
@@ -43,6 +50,9 @@ int		 batch_pump(struct batch *, struct buf *out, size_t budget,
 		    struct ls_err *);
 void		 batch_ack(struct batch *);
 uint64_t	 batch_gen(const struct batch *);
+size_t		 batch_plan_deltas(struct batch *);
+const char	*batch_delta_basis(const struct batch *, size_t);
+void		 batch_delta_sig(struct batch *, size_t, struct rs_signature *);
 const struct batch_stats *batch_stats(const struct batch *);
 
 #endif

@@ -128,17 +128,22 @@ decode_payload(struct cursor *c, struct frame *f)
 	case FRAME_REMOVE:
 	case FRAME_ERROR:
 	case FRAME_SKIPPED:
+	case FRAME_SIGREQ:
 		f->u.str = get_str(c);
 		return 0;
 	case FRAME_OPENED:
 	case FRAME_COMMIT:
 	case FRAME_ACK:
+	case FRAME_SIGEND:
 		f->u.gen = get_u64(c);
 		return 0;
 	case FRAME_ENTRY:
 		return decode_entry(c, &f->u.entry);
 	case FRAME_DATA:
 		f->u.data.offset = get_u64(c);
+		/* FALLTHROUGH */
+	case FRAME_SIG:
+	case FRAME_DELTA:
 		f->u.data.len = c->left;
 		f->u.data.p = take(c, c->left);
 		return 0;
@@ -196,7 +201,8 @@ frame_decode(const uint8_t *buf, size_t len, struct frame *f, size_t *used,
 	c.left = plen;
 	c.bad = 0;
 	if (decode_payload(&c, f) == -1 || c.bad || c.left != 0 ||
-	    (f->type == FRAME_DATA && f->u.data.len > FRAME_MAX_DATA)) {
+	    ((f->type == FRAME_DATA || f->type == FRAME_SIG ||
+	    f->type == FRAME_DELTA) && f->u.data.len > FRAME_MAX_DATA)) {
 		ls_err_set(err, "frame: malformed %s payload (%u bytes)",
 		    frame_type_name(f->type), plen);
 		return -1;
@@ -211,7 +217,7 @@ frame_type_name(int type)
 	static const char *const names[FRAME__MAX] = {
 		NULL, "HELLO", "OPEN", "OPENED", "ENTRY", "DATA", "END",
 		"REMOVE", "RENAME", "COMMIT", "ACK", "ERROR", "TWIN",
-		"TWIN_OK", "SKIPPED"
+		"TWIN_OK", "SKIPPED", "SIGREQ", "SIG", "SIGEND", "DELTA"
 	};
 
 	if (type <= 0 || type >= FRAME__MAX)
@@ -326,6 +332,17 @@ frame_put_data(struct buf *b, uint64_t offset, const void *p, size_t len)
 	size_t	 s = begin(b, FRAME_DATA);
 
 	put_be(b, offset, 8);
+	buf_add(b, p, len);
+	finish(b, s);
+}
+
+/* SIG, DELTA: a chunk of a stream, at most FRAME_MAX_DATA bytes. */
+void
+frame_put_bytes(struct buf *b, enum frame_type type, const void *p,
+    size_t len)
+{
+	size_t	 s = begin(b, type);
+
 	buf_add(b, p, len);
 	finish(b, s);
 }

@@ -30,6 +30,12 @@
  *			str network, then five lists, each u16 count +
  *			strs: cmd, entrypoint, env, labels, expose
  *	TWIN_OK	 s->p	(empty)			the stopped twin exists
+ *	SIGREQ	 p->s	str path	signature of the twin's file, please
+ *	SIG	 s->p	bytes		signature of the oldest open SIGREQ
+ *	SIGEND	 s->p	u64 ok		its end (0: no regular file there)
+ *	DELTA	 p->s	bytes		librsync delta of the last ENTRY, a
+ *					regular file whose target names its
+ *					basis on the twin (instead of DATA)
  *	SKIPPED	 s->p	str path	an operation of the batch being
  *					acknowledged did not fit the twin's
  *					tree (the primary's tree changed while
@@ -74,6 +80,10 @@ enum frame_type {
 	FRAME_TWIN,
 	FRAME_TWIN_OK,
 	FRAME_SKIPPED,
+	FRAME_SIGREQ,
+	FRAME_SIG,
+	FRAME_SIGEND,
+	FRAME_DELTA,
 	FRAME__MAX
 };
 
@@ -129,7 +139,7 @@ struct frame {
 			uint64_t		 offset;
 			const uint8_t		*p;
 			size_t			 len;
-		} data;
+		} data;			/* DATA; SIG and DELTA: offset 0 */
 		struct {
 			struct frame_str	 from, to;
 		} rename;
@@ -147,6 +157,7 @@ void	 frame_put_str(struct buf *, enum frame_type, const char *);
 void	 frame_put_gen(struct buf *, enum frame_type, uint64_t);
 void	 frame_put_entry(struct buf *, const struct frame_entry *);
 void	 frame_put_data(struct buf *, uint64_t offset, const void *, size_t);
+void	 frame_put_bytes(struct buf *, enum frame_type, const void *, size_t);
 void	 frame_put_empty(struct buf *, enum frame_type);
 void	 frame_put_rename(struct buf *, const char *, const char *);
 void	 frame_put_twin(struct buf *, const struct twin_spec *);

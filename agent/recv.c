@@ -19,12 +19,14 @@
 #include "beneath.h"
 #include "buf.h"
 #include "conf.h"
+#include "delta.h"
 #include "frame.h"
 #include "fsutil.h"
 #include "journal.h"
 #include "log.h"
 #include "recv.h"
 #include "runtime.h"
+#include "source.h"
 #include "xmalloc.h"
 
 struct recv {
@@ -38,10 +40,14 @@ struct recv {
 	struct journal		*journal;
 	struct apply		*stage;		/* builds entries in the stage */
 	uint64_t		 gen;
-	/* The regular file being received. */
+	/* The regular file being received, and its patch if a delta. */
 	struct apply_file	*file;
 	char			*file_staged;
 	char			*file_path;
+	struct delta_job	*patch;
+	struct source_entry	 basis;
+	uint64_t		 patch_off;
+	struct buf		 patched;
 };
 
 static int
@@ -62,8 +68,18 @@ flush_out(struct recv *r, struct ls_err *err)
 }
 
 static void
+close_patch(struct recv *r)
+{
+	delta_job_free(r->patch);
+	r->patch = NULL;
+	source_entry_clear(&r->basis);
+	buf_reset(&r->patched);
+}
+
+static void
 close_container(struct recv *r)
 {
+	close_patch(r);
 	if (r->file != NULL) {
 		apply_file_abort(r->file);
 		r->file = NULL;
@@ -242,6 +258,109 @@ to_apply_entry(const struct frame_entry *fe, struct apply_entry *e,
 	e->nxattr = fe->nxattr;
 }
 
+/*
+ * A regular file sent as a delta: its basis is the twin's committed
+ * file named by the entry's target, read as safely as the primary
+ * reads its own tree.
+ */
+static int
+open_basis(struct recv *r, struct frame_str target, struct ls_err *err)
+{
+	char	*path;
+	int	 rc = -1;
+
+	if ((path = wire_path(target, err)) == NULL)
+		return -1;
+	if (source_read(r->rootfd, path, &r->basis, err) == -1)
+		goto out;
+	if (r->basis.kind != ENTRY_REG) {
+		ls_err_set(err, "delta basis %s is not a regular file", path);
+		goto out;
+	}
+	r->patch = delta_patch_new(r->basis.fd);
+	r->patch_off = 0;
+	rc = 0;
+out:
+	if (rc == -1)
+		close_patch(r);
+	free(path);
+	return rc;
+}
+
+/* Feed delta bytes; write what the patch produced to the staged file. */
+static int
+on_delta(struct recv *r, const void *p, size_t len, int eof,
+    struct ls_err *err)
+{
+	int	 done;
+
+	if (r->file == NULL || r->patch == NULL) {
+		ls_err_set(err, "DELTA without a delta entry");
+		return -1;
+	}
+	if ((done = delta_feed(r->patch, p, len, eof, &r->patched, err)) == -1)
+		return -1;
+	if (r->patched.len > 0 && apply_file_write(r->file, r->patch_off,
+	    r->patched.data, r->patched.len, err) == -1)
+		return -1;
+	r->patch_off += r->patched.len;
+	buf_reset(&r->patched);
+	if (eof && !done) {
+		ls_err_set(err, "delta for %s ended early", r->file_path);
+		return -1;
+	}
+	return 0;
+}
+
+/* SIGREQ: the signature of the twin's copy, streamed, then SIGEND. */
+static int
+on_sigreq(struct recv *r, const struct frame *f, struct ls_err *err)
+{
+	struct source_entry	 se;
+	struct delta_job	*job;
+	struct buf		 sig;
+	char			 chunk[FRAME_MAX_DATA], *path;
+	size_t			 off;
+	ssize_t			 n;
+	int			 rc = -1, done = 0;
+
+	if (r->journal == NULL || (path = wire_path(f->u.str, err)) == NULL)
+		return -1;
+	if (source_read(r->rootfd, path, &se, err) == -1 ||
+	    se.kind != ENTRY_REG) {
+		source_entry_clear(&se);
+		free(path);
+		frame_put_gen(&r->obuf, FRAME_SIGEND, 0);
+		return 0;	/* no basis: the primary sends it whole */
+	}
+	buf_init(&sig);
+	job = delta_sig_new(se.st.st_size);
+	while (!done) {
+		if ((n = read(se.fd, chunk, sizeof(chunk))) == -1) {
+			ls_err_sys(err, "%s: read", path);
+			goto out;
+		}
+		if ((done = delta_feed(job, chunk, (size_t)n, n == 0, &sig,
+		    err)) == -1)
+			goto out;
+		for (off = 0; off < sig.len; off += FRAME_MAX_DATA)
+			frame_put_bytes(&r->obuf, FRAME_SIG, sig.data + off,
+			    sig.len - off < FRAME_MAX_DATA ? sig.len - off :
+			    FRAME_MAX_DATA);
+		buf_reset(&sig);
+		if (r->obuf.len > 4 * FRAME_MAX_DATA && flush_out(r, err) == -1)
+			goto out;
+	}
+	frame_put_gen(&r->obuf, FRAME_SIGEND, 1);
+	rc = 0;
+out:
+	delta_job_free(job);
+	buf_release(&sig);
+	source_entry_clear(&se);
+	free(path);
+	return rc;
+}
+
 /* Build the entry in the stage under a new name; record its move. */
 static int
 on_entry(struct recv *r, const struct frame *f, struct ls_err *err)
@@ -276,6 +395,9 @@ on_entry(struct recv *r, const struct frame *f, struct ls_err *err)
 	}
 	staged = journal_stage_name(r->journal);
 	e.path = staged;
+	if (fe->kind == ENTRY_REG && fe->target.len > 0 &&
+	    open_basis(r, fe->target, err) == -1)
+		goto out;
 	if (fe->kind == ENTRY_REG) {
 		if ((r->file = apply_file_open(r->stage, &e, err)) != NULL) {
 			r->file_staged = staged;
@@ -308,6 +430,12 @@ on_file_end(struct recv *r, struct ls_err *err)
 	if (r->file == NULL) {
 		ls_err_set(err, "END without a file");
 		return -1;
+	}
+	if (r->patch != NULL) {
+		rc = on_delta(r, NULL, 0, 1, err);
+		close_patch(r);
+		if (rc == -1)
+			return -1;
 	}
 	rc = apply_file_commit(r->file, err);
 	r->file = NULL;
@@ -394,12 +522,16 @@ handle(struct recv *r, const struct frame *f, struct ls_err *err)
 	case FRAME_ENTRY:
 		return on_entry(r, f, err);
 	case FRAME_DATA:
-		if (r->file == NULL) {
-			ls_err_set(err, "DATA without a file");
+		if (r->file == NULL || r->patch != NULL) {
+			ls_err_set(err, "DATA without a literal file");
 			return -1;
 		}
 		return apply_file_write(r->file, f->u.data.offset,
 		    f->u.data.p, f->u.data.len, err);
+	case FRAME_DELTA:
+		return on_delta(r, f->u.data.p, f->u.data.len, 0, err);
+	case FRAME_SIGREQ:
+		return on_sigreq(r, f, err);
 	case FRAME_END:
 		return on_file_end(r, err);
 	case FRAME_REMOVE:
@@ -437,6 +569,8 @@ recv_serve(const struct conf *conf, int in, int out)
 
 	buf_init(&ibuf);
 	buf_init(&r.obuf);
+	buf_init(&r.patched);
+	r.basis.fd = -1;
 	for (;;) {
 		while ((d = frame_decode((uint8_t *)ibuf.data, ibuf.len, &f,
 		    &used, &err)) == 1) {
@@ -466,5 +600,6 @@ out:
 	close_container(&r);
 	buf_release(&ibuf);
 	buf_release(&r.obuf);
+	buf_release(&r.patched);
 	return rc;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "delta.h"
 #include "frame.h"
 #include "log.h"
 #include "loop.h"
@@ -25,13 +26,14 @@ enum ship_st {
 	SHIP_IDLE,
 	SHIP_TWIN,
 	SHIP_OPEN,
+	SHIP_SIGS,
 	SHIP_SENDING,
 	SHIP_ACK,
 };
 
 static const char *const state_names[] = {
 	"disconnected", "handshake", "idle", "creating twin", "opening",
-	"sending", "awaiting ack"
+	"fetching signatures", "sending", "awaiting ack"
 };
 
 struct ship {
@@ -47,6 +49,8 @@ struct ship {
 	enum ship_st		 state;
 	struct container	*busy, *current, *last;
 	struct buf		 out;
+	struct delta_job	*sigjob;	/* loading the current SIG */
+	size_t			 sigs, nsigs;	/* answered, asked */
 	long			 backoff;
 	long long		 retry;		/* timer id, 0: none */
 };
@@ -95,6 +99,7 @@ ship_free(struct ship *s)
 		loop_del_timer(s->loop, s->retry);
 	ssh_free(s->conn);
 	ssh_free(s->dead);
+	delta_job_free(s->sigjob);
 	buf_release(&s->out);
 	free(s->node);
 	free(s->peer.name);
@@ -169,6 +174,56 @@ pump(struct ship *s)
 	}
 }
 
+/* Ask for the signatures of the batch's planned deltas, all at once. */
+static size_t
+ask_signatures(struct ship *s, struct container *c)
+{
+	size_t	 i;
+
+	s->nsigs = batch_plan_deltas(c->inflight);
+	s->sigs = 0;
+	for (i = 0; i < s->nsigs; i++)
+		frame_put_str(&s->out, FRAME_SIGREQ,
+		    batch_delta_basis(c->inflight, i));
+	return s->nsigs;
+}
+
+/* A SIG or SIGEND for the oldest open request. -1: the session ends. */
+static int
+on_sig(struct ship *s, const struct frame *f)
+{
+	struct container	*c = s->busy;
+	struct rs_signature	*sig = NULL;
+	struct buf		 none;
+	struct ls_err		 err;
+	int			 r;
+
+	if (s->sigjob == NULL)
+		s->sigjob = delta_loadsig_new();
+	buf_init(&none);
+	r = f->type == FRAME_SIG ? delta_feed(s->sigjob, f->u.data.p,
+	    f->u.data.len, 0, &none, &err) : f->u.gen == 0 ? 1 :
+	    delta_feed(s->sigjob, NULL, 0, 1, &none, &err);
+	buf_release(&none);
+	if (r == -1 || (f->type == FRAME_SIGEND && f->u.gen != 0 &&
+	    (sig = delta_loadsig_take(s->sigjob, &err)) == NULL)) {
+		log_errx("peer %s: signature for %s: %s", s->peer.name,
+		    batch_delta_basis(c->inflight, s->sigs), err.msg);
+		ship_down(s, "bad signature");
+		return -1;
+	}
+	if (f->type == FRAME_SIG)
+		return 0;
+	batch_delta_sig(c->inflight, s->sigs++, sig);
+	delta_job_free(s->sigjob);
+	s->sigjob = NULL;
+	if (s->sigs == s->nsigs) {
+		s->state = SHIP_SENDING;
+		pump(s);
+	}
+	return 0;
+}
+
 /* Next container with something to do, round robin after `last`. */
 static struct container *
 next_container(struct ship *s, long long now)
@@ -214,9 +269,13 @@ ship_kick(struct ship *s)
 		frame_put_str(&s->out, FRAME_OPEN, c->name);
 		s->state = SHIP_OPEN;
 	} else if (container_cut(c, now, s->max_lag_ms) != NULL) {
-		s->state = SHIP_SENDING;
-		pump(s);
-		return;
+		if (ask_signatures(s, c) > 0)
+			s->state = SHIP_SIGS;
+		else {
+			s->state = SHIP_SENDING;
+			pump(s);
+			return;
+		}
 	} else
 		return;
 	flush(s);
@@ -283,6 +342,11 @@ on_frame(struct ship *s, const struct frame *f)
 		on_opened(s, f->u.gen);
 		s->state = SHIP_IDLE;
 		return 0;
+	case FRAME_SIG:
+	case FRAME_SIGEND:
+		if (s->state != SHIP_SIGS || s->sigs >= s->nsigs)
+			break;
+		return on_sig(s, f);
 	case FRAME_SKIPPED:
 		if (s->state != SHIP_ACK || c->inflight == NULL)
 			break;
@@ -418,6 +482,8 @@ ship_down(struct ship *s, const char *why)
 	s->state = SHIP_DOWN;
 	s->busy = s->current = NULL;
 	buf_reset(&s->out);
+	delta_job_free(s->sigjob);
+	s->sigjob = NULL;
 	ssh_free(s->dead);
 	s->dead = s->conn;
 	s->conn = NULL;

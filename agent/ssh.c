@@ -57,6 +57,7 @@ struct ssh_conn {
 	long long		 timer;
 	char			*early_err;	/* failed inside ssh_open */
 	int			 in_step;	/* re-entrancy guard */
+	int			 wdirs;		/* what the last write waits for */
 };
 
 static int	libssh2_ready;
@@ -427,25 +428,32 @@ read_stderr(struct ssh_conn *c)
 	return total;
 }
 
-/* Returns -1 after failing (c may be gone), else 0. */
+/*
+ * One pass of writes and reads. Returns -1 after failing (c may be
+ * gone), 1 if anything moved, 0 if everything would block.
+ */
 static int
 pump(struct ssh_conn *c)
 {
 	char	 tmp[65536];
 	ssize_t	 n;
 	size_t	 before;
-	int	 got;
+	int	 got, moved = 0;
 
+	c->wdirs = 0;
 	while (c->out.len > 0) {
 		n = libssh2_channel_write(c->channel, c->out.data, c->out.len);
-		if (n == LIBSSH2_ERROR_EAGAIN)
+		if (n == LIBSSH2_ERROR_EAGAIN) {
+			c->wdirs = libssh2_session_block_directions(c->session);
 			break;
+		}
 		if (n < 0) {
 			ssh_fail(c, "peer %s: write: %s", c->name,
 			    last_error(c));
 			return -1;
 		}
 		buf_consume(&c->out, (size_t)n);
+		moved = 1;
 		if (c->out.len == 0 && c->ops->on_drain != NULL)
 			c->ops->on_drain(c, c->arg);
 	}
@@ -469,6 +477,7 @@ pump(struct ssh_conn *c)
 		}
 		if (read_stderr(c) > 0)
 			got = 1;
+		moved |= got;
 	} while (got);
 	if (c->in.len > before)
 		c->ops->on_input(c, &c->in, c->arg);
@@ -480,14 +489,14 @@ pump(struct ssh_conn *c)
 		    libssh2_channel_get_exit_status(c->channel));
 		return -1;
 	}
-	return 0;
+	return moved;
 }
 
 static void
 step(struct ssh_conn *c)
 {
 	uint32_t	 ev = EPOLLIN;
-	int		 dirs, rounds, r;
+	int		 rounds, r;
 
 	if (c->in_step)
 		return;
@@ -499,19 +508,21 @@ step(struct ssh_conn *c)
 		if (r == 0)
 			break;
 	}
-	/* on_input may queue output: send it while the session takes it. */
-	for (rounds = 0; c->state == SSH_READY && rounds < 64; rounds++) {
-		if (pump(c) == -1)
+	/*
+	 * Callbacks may queue output (on_input answering a frame): go on
+	 * while a pass moves anything, whatever blocked the last read.
+	 */
+	for (rounds = 0; c->state == SSH_READY && rounds < 256; rounds++) {
+		if ((r = pump(c)) == -1)
 			return;
-		if (c->out.len == 0 ||
-		    libssh2_session_block_directions(c->session) != 0)
+		if (r == 0)
 			break;
 	}
 	c->in_step = 0;
-	dirs = c->session != NULL ?
-	    libssh2_session_block_directions(c->session) : 0;
-	if (c->state == SSH_CONNECTING ||
-	    (dirs & LIBSSH2_SESSION_BLOCK_OUTBOUND))
+	if (c->state == SSH_CONNECTING || (c->state == SSH_READY ?
+	    c->out.len > 0 && (c->wdirs & LIBSSH2_SESSION_BLOCK_OUTBOUND) :
+	    c->session != NULL && (libssh2_session_block_directions(
+	    c->session) & LIBSSH2_SESSION_BLOCK_OUTBOUND)))
 		ev |= EPOLLOUT;
 	loop_mod_fd(c->loop, c->fd, ev);
 }

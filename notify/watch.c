@@ -9,8 +9,8 @@
  * libinotifytools (3.22) owns the instance and does the reading:
  * inotifytools_next_events(0, 1) is the non-blocking read. (Its
  * inotifytools_next_event(0) turns 0 into "wait forever" and blocks.)
- * Its table of watches is not used, for what its source and our tests
- * show it does on a tree that changes under it:
+ * Its table of watches is not used, for what its source (3.22.6) does,
+ * as a test program confirmed, on a tree that changes under it:
  *  - it never forgets a watch the kernel dropped (IN_IGNORED): after
  *    that, inotifytools_remove_watch_by_wd() fails and prints to
  *    stderr, so every deleted directory would leak an entry until exit;
@@ -27,11 +27,9 @@
  * its MOVED_TO: the kernel queues both halves of one rename together.
  */
 #include <sys/inotify.h>
-#include <sys/select.h>
 
 #include <errno.h>
 #include <fcntl.h>
-#include <inotifytools/inotifytools.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -40,10 +38,13 @@
 
 #include "buf.h"
 #include "watch.h"
+#include "winst.h"
+#include "wscan.h"
 #include "wtree.h"
 #include "xmalloc.h"
 
-#define WATCH_NOPAIR	((size_t)-1)
+#define WATCH_NOPAIR		((size_t)-1)
+#define WATCH_XCHG_WINDOW	8	/* events between exchange halves */
 
 /* One event as read; the name lives in watcher.names. */
 struct rawev {
@@ -79,110 +80,6 @@ struct watcher {
 /* libinotifytools keeps one instance per process, so do we. */
 static int	 watcher_exists;
 
-/*
- * The probe: a watch added through libinotifytools must appear in
- * fd's fdinfo ("inotify wd:<hex> ..."), so fd is its instance.
- */
-static int
-watch_probe(int fd, struct ls_err *err)
-{
-	char		 path[64], *line = NULL;
-	size_t		 cap = 0;
-	unsigned int	 wd;
-	int		 found = 0, probe;
-	FILE		*f;
-
-	if (!inotifytools_watch_file("/", IN_DELETE_SELF | IN_DONT_FOLLOW |
-	    IN_ONLYDIR)) {
-		errno = inotifytools_error();
-		ls_err_sys(err, "inotifytools_watch_file /");
-		return -1;
-	}
-	probe = inotifytools_wd_from_filename("/");
-	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
-	if ((f = fopen(path, "re")) != NULL) {
-		while (!found && getline(&line, &cap, f) != -1)
-			found = sscanf(line, "inotify wd:%x ", &wd) == 1 &&
-			    (int)wd == probe;
-		free(line);
-		fclose(f);
-	}
-	inotifytools_remove_watch_by_wd(probe);
-	if (!found)
-		ls_err_set(err, "fd %d is not libinotifytools' inotify "
-		    "instance (no probe watch in %s)", fd, path);
-	return found ? 0 : -1;
-}
-
-static int
-watch_verify_fd(int fd, struct ls_err *err)
-{
-	char	 path[64], link[64];
-	ssize_t	 len;
-
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if ((len = readlink(path, link, sizeof(link) - 1)) == -1) {
-		ls_err_sys(err, "find libinotifytools' fd: readlink %s",
-		    path);
-		return -1;
-	}
-	link[len] = '\0';
-	if (strcmp(link, "anon_inode:inotify") != 0) {
-		ls_err_set(err, "find libinotifytools' fd: fd %d is %s, "
-		    "not anon_inode:inotify", fd, link);
-		return -1;
-	}
-	/* Its reads select() on the fd: above FD_SETSIZE that corrupts. */
-	if (fd >= FD_SETSIZE) {
-		ls_err_set(err, "inotify fd %d is not below FD_SETSIZE", fd);
-		return -1;
-	}
-	return watch_probe(fd, err);
-}
-
-/*
- * libinotifytools makes its inotify fd in inotifytools_initialize()
- * and has no getter. inotify_init() returns the lowest free fd, so
- * that is found just before (open and close /dev/null); nothing can
- * take it in between, as the daemon has one thread. Then the guess is
- * checked, not trusted: see watch_verify_fd(). The fd is made
- * close-on-exec (children such as podman must not inherit it) and
- * non-blocking (a read when empty fails with EAGAIN, never waits).
- */
-static int
-watch_open_instance(struct ls_err *err)
-{
-	int	 fd, fl;
-
-	if ((fd = open("/dev/null", O_RDONLY | O_CLOEXEC)) == -1) {
-		ls_err_sys(err, "open /dev/null");
-		return -1;
-	}
-	close(fd);
-	if (!inotifytools_initialize()) {
-		errno = inotifytools_error();
-		if (errno == EMFILE)
-			ls_err_set(err, "inotify_init: too many instances "
-			    "(fs.inotify.max_user_instances = %d)",
-			    inotifytools_get_max_user_instances());
-		else
-			ls_err_sys(err, "inotify_init");
-		return -1;
-	}
-	if (watch_verify_fd(fd, err) == -1)
-		goto fail;
-	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
-	    (fl = fcntl(fd, F_GETFL)) == -1 ||
-	    fcntl(fd, F_SETFL, fl | O_NONBLOCK) == -1) {
-		ls_err_sys(err, "fcntl inotify fd %d", fd);
-		goto fail;
-	}
-	return fd;
-fail:
-	inotifytools_cleanup();
-	return -1;
-}
-
 struct watcher *
 watcher_new(struct ls_err *err)
 {
@@ -194,7 +91,7 @@ watcher_new(struct ls_err *err)
 		    "has one inotify instance per process");
 		return NULL;
 	}
-	if ((fd = watch_open_instance(err)) == -1)
+	if ((fd = winst_open(err)) == -1)
 		return NULL;
 	w = xcalloc(1, sizeof(*w));
 	wtree_init(&w->tree, fd);
@@ -232,7 +129,7 @@ watcher_free(struct watcher *w)
 	buf_release(&w->from);
 	free(w->ev);
 	free(w->to);
-	inotifytools_cleanup();		/* closes w->fd */
+	winst_close();			/* closes w->fd */
 	watcher_exists = 0;
 	free(w);
 }
@@ -293,7 +190,7 @@ watcher_add_root(struct watcher *w, int id, const char *path,
 		return -1;
 	}
 	TAILQ_INSERT_TAIL(&w->roots, r, entry);
-	if (wtree_resync(&w->tree, r, WTREE_STRICT, err) == -1) {
+	if (wscan_resync(&w->tree, r, WSCAN_STRICT, err) == -1) {
 		watch_drop_root(w, r);
 		return -1;
 	}
@@ -351,11 +248,34 @@ watch_created(struct watcher *w, struct wnode *n, const char *name,
     int is_dir)
 {
 	watch_emit(w, WATCH_CHANGED, n, name, is_dir);
-	if (is_dir && wtree_walk(&w->tree, n->root, n, name, WTREE_EMIT,
+	if (is_dir && wscan_walk(&w->tree, n->root, n, name, WSCAN_EMIT,
 	    watch_found, w, w->err) == -1)
 		watch_failed(w);
 }
 
+/*
+ * Report what is at `name' now, and all below it: it took the place
+ * of what an event was about, so earlier events there say nothing.
+ */
+static void
+watch_recheck(struct watcher *w, struct wnode *n, const char *name)
+{
+	int	 is_dir;
+
+	if ((is_dir = wscan_lstat(&w->tree, n, name)) == -1)
+		return;
+	watch_emit(w, WATCH_CHANGED, n, name, is_dir);
+	if (is_dir && wscan_walk(&w->tree, n->root, n, name,
+	    WSCAN_EMIT | WSCAN_FULL, watch_found, w, w->err) == -1)
+		watch_failed(w);
+}
+
+/*
+ * Something left `name'. If something is there again, that is
+ * reported after: the last word on a path must be true now. Overlayfs
+ * makes a dir over a whiteout by exchanging them, which reads as the
+ * dir moved in (MOVED_TO) and then the whiteout moved out (MOVED_FROM).
+ */
 static void
 watch_removed(struct watcher *w, struct wnode *n, const char *name,
     int is_dir)
@@ -363,8 +283,10 @@ watch_removed(struct watcher *w, struct wnode *n, const char *name,
 	struct wnode	*c;
 
 	watch_emit(w, WATCH_REMOVED, n, name, is_dir);
-	if (is_dir && (c = wtree_child(&w->tree, n, name)) != NULL)
+	if (is_dir && (c = wtree_child(&w->tree, n, name)) != NULL &&
+	    !wscan_present(&w->tree, c))
 		wtree_remove(&w->tree, c);
+	watch_recheck(w, n, name);
 }
 
 static int
@@ -417,9 +339,36 @@ watch_find_to(struct watcher *w, uint32_t cookie, size_t after)
 }
 
 /*
+ * Does a pair (k, m) that undoes (i, j) follow, as renameat2()'s
+ * RENAME_EXCHANGE queues it (right after, but for MOVE_SELFs and what
+ * other processes did meanwhile)? Returns k, or WATCH_NOPAIR.
+ */
+static size_t
+watch_exchange(struct watcher *w, size_t i, size_t j)
+{
+	const char	*names = w->names.data;
+	size_t		 k, m;
+
+	for (k = j + 1; k < w->nev && k <= j + WATCH_XCHG_WINDOW; k++) {
+		if (!(w->ev[k].mask & IN_MOVED_FROM) || w->ev[k].paired ||
+		    w->ev[k].wd != w->ev[j].wd ||
+		    strcmp(names + w->ev[k].name, names + w->ev[j].name) != 0)
+			continue;
+		if ((m = watch_find_to(w, w->ev[k].cookie, k)) ==
+		    WATCH_NOPAIR || w->ev[m].wd != w->ev[i].wd ||
+		    strcmp(names + w->ev[m].name, names + w->ev[i].name) != 0)
+			return WATCH_NOPAIR;
+		w->ev[k].paired = w->ev[m].paired = 1;
+		return k;
+	}
+	return WATCH_NOPAIR;
+}
+
+/*
  * A rename out of dir n. Its MOVED_TO in this batch makes it one
  * RENAMED, and a renamed dir keeps its watches under the new name.
- * Without one, or with one in another root, it left this root.
+ * Without one, or with one in another root, it left this root. Two
+ * names exchanged are two paths whose contents changed.
  */
 static void
 watch_moved_from(struct watcher *w, size_t i, struct wnode *n,
@@ -427,7 +376,7 @@ watch_moved_from(struct watcher *w, size_t i, struct wnode *n,
 {
 	struct wnode	*tn, *c;
 	const char	*to;
-	size_t		 j;
+	size_t		 j, k;
 
 	if ((j = watch_find_to(w, w->ev[i].cookie, i)) == WATCH_NOPAIR ||
 	    (tn = wtree_find(&w->tree, w->ev[j].wd)) == NULL) {
@@ -436,9 +385,22 @@ watch_moved_from(struct watcher *w, size_t i, struct wnode *n,
 	}
 	w->ev[j].paired = 1;
 	to = w->names.data + w->ev[j].name;
+	/* A walk may drop nodes: after one, find them again by wd. */
 	if (tn->root != n->root) {
 		watch_removed(w, n, name, is_dir);
-		watch_created(w, tn, to, is_dir);
+		if ((tn = wtree_find(&w->tree, w->ev[j].wd)) != NULL)
+			watch_created(w, tn, to, is_dir);
+		return;
+	}
+	if ((k = watch_exchange(w, i, j)) != WATCH_NOPAIR) {
+		watch_emit(w, WATCH_REMOVED, tn, to,
+		    (w->ev[k].mask & IN_ISDIR) != 0);
+		watch_emit(w, WATCH_REMOVED, n, name, is_dir);
+		if (wtree_exchange(&w->tree, n, name, tn, to) == -1)
+			n->root->resync = 1;
+		watch_recheck(w, tn, to);
+		if ((n = wtree_find(&w->tree, w->ev[i].wd)) != NULL)
+			watch_recheck(w, n, name);
 		return;
 	}
 	wtree_path(&w->tree, &w->from, n, name);
@@ -447,11 +409,12 @@ watch_moved_from(struct watcher *w, size_t i, struct wnode *n,
 	    is_dir);
 	if (!is_dir)
 		return;
-	if ((c = wtree_child(&w->tree, n, name)) != NULL) {
+	if ((c = wtree_child(&w->tree, n, name)) != NULL &&
+	    !wscan_present(&w->tree, c)) {
 		if (wtree_move(&w->tree, c, tn, to) == -1)
 			n->root->resync = 1;
 	} else if (wtree_child(&w->tree, tn, to) == NULL)
-		watch_created(w, tn, to, 1);	/* renamed before watched */
+		watch_created(w, tn, to, 1);	/* not watched yet */
 }
 
 /*
@@ -530,28 +493,23 @@ watch_resync(struct watcher *w)
 	TAILQ_FOREACH(r, &w->roots, entry) {
 		if (!r->resync)
 			continue;
-		if (wtree_resync(&w->tree, r, 0, w->err) == -1)
+		if (wscan_resync(&w->tree, r, 0, w->err) == -1)
 			watch_failed(w);
 		watch_report(w, WATCH_OVERFLOW, r, "", NULL, 1);
 	}
 }
 
-/*
- * Read until the queue is empty. inotifytools_next_events(0, 1) hands
- * out one event at a time from its own buffer and returns NULL only
- * once that buffer is empty too, so nothing is left behind where epoll
- * cannot see it.
- */
+/* Copy out what is queued, until the queue is empty. */
 static void
 watch_drain(struct watcher *w)
 {
-	struct inotify_event	*ie;
-	struct rawev		*ev;
-	int			 e;
+	const struct inotify_event	*ie;
+	struct rawev			*ev;
+	int				 rc;
 
 	w->nev = 0;
 	buf_reset(&w->names);
-	while ((ie = inotifytools_next_events(0, 1)) != NULL) {
+	while ((rc = winst_next(&ie)) == 1) {
 		if (w->nev == w->evcap) {
 			w->evcap = w->evcap ? w->evcap * 2 : 64;
 			w->ev = xreallocarray(w->ev, w->evcap, sizeof(*w->ev));
@@ -563,12 +521,11 @@ watch_drain(struct watcher *w)
 		ev->wd = ie->wd;
 		ev->paired = 0;
 		if (ie->len > 0)
-			buf_add(&w->names, ie->name, strnlen(ie->name, ie->len));
+			buf_add(&w->names, ie->name,
+			    strnlen(ie->name, ie->len));
 		buf_addch(&w->names, '\0');
 	}
-	/* NULL: empty (no error, or EAGAIN), or a real failure. */
-	if ((e = inotifytools_error()) != 0 && e != EAGAIN && e != EINTR) {
-		errno = e;
+	if (rc == -1) {
 		ls_err_sys(w->err, "read inotify events");
 		watch_failed(w);
 	}

@@ -36,7 +36,7 @@ enum watch_kind {
 struct watch_event {
 	enum watch_kind	 kind;
 	int		 root;		/* id given to watcher_add_root() */
-	const char	*path;		/* relative to the root; "" for OVERFLOW */
+	const char	*path;		/* relative to the root, "" is it */
 	const char	*from;		/* RENAMED only, else NULL */
 	int		 is_dir;
 };

@@ -12,13 +12,8 @@
  * every node holds one kernel watch until wtree_remove() drops it;
  * (parent, name) is unique among non-top nodes.
  *
- * The tree under a root belongs to an untrusted container, so a dir
- * is opened as one name, with openat2(RESOLVE_BENEATH|
- * RESOLVE_NO_SYMLINKS), in its parent as reopened from the parent's
- * file handle, and watched through "/proc/self/fd/N/.": the kernel
- * watches exactly the inode that was opened. The handle, not the path,
- * finds the parent, because the table lags the disk by the events not
- * yet read: a dir made in a parent that was renamed since is found.
+ * The table follows the events as they are handled, so it lags the
+ * disk by the events not read yet. wscan.c reads the disk.
  */
 #ifndef LS_WTREE_H
 #define LS_WTREE_H
@@ -47,12 +42,12 @@ struct wnode {
 struct wroot {
 	TAILQ_ENTRY(wroot)	 entry;
 	TAILQ_HEAD(, wnode)	 nodes;
-	struct wnode		*top;		/* NULL once the root is gone */
+	struct wnode		*top;		/* NULL once it is gone */
 	char			*path;
 	int			 id;
-	int			 fd;		/* all opens are beneath it */
+	int			 fd;		/* opens stay beneath it */
 	unsigned int		 gen;
-	int			 resync;	/* table suspect: walk it again */
+	int			 resync;	/* suspect: walk it again */
 };
 
 RB_HEAD(wtree_wd, wnode);
@@ -61,22 +56,15 @@ RB_HEAD(wtree_name, wnode);
 struct wtree {
 	struct wtree_wd		 by_wd;
 	struct wtree_name	 by_name;
-	struct buf		 open;		/* scratch: path being opened */
-	struct buf		 emit;		/* scratch: path being reported */
-	struct buf		 key;		/* scratch: name being looked up */
-	const struct wnode	**chain;	/* scratch for wtree_path() */
+	struct buf		 open;		/* path being opened */
+	struct buf		 emit;		/* path being reported */
+	struct buf		 key;		/* name being looked up */
+	struct buf		 tmp;		/* a node's own path */
+	const struct wnode	**chain;	/* for wtree_path() */
 	size_t			 chaincap;
 	size_t			 nnodes;
-	size_t			 nskipped;	/* dirs left unwatched, benign */
 	int			 ifd;		/* the inotify instance */
 };
-
-/* Report one entry found by a walk (WTREE_EMIT). */
-typedef void	wtree_emit_cb(void *, struct wroot *, const char *, int);
-
-#define WTREE_EMIT	0x1	/* report each entry found */
-#define WTREE_FULL	0x2	/* walk into dirs already watched too */
-#define WTREE_STRICT	0x4	/* another root's dir is an error */
 
 void		 wtree_init(struct wtree *, int ifd);
 void		 wtree_release(struct wtree *);
@@ -84,13 +72,15 @@ struct wnode	*wtree_find(struct wtree *, int wd);
 struct wnode	*wtree_child(struct wtree *, struct wnode *, const char *);
 const char	*wtree_path(struct wtree *, struct buf *, const struct wnode *,
 		    const char *);
-int		 wtree_walk(struct wtree *, struct wroot *, struct wnode *,
-		    const char *, int, wtree_emit_cb *, void *, struct ls_err *);
-int		 wtree_resync(struct wtree *, struct wroot *, int,
-		    struct ls_err *);
-int		 wtree_move(struct wtree *, struct wnode *, struct wnode *,
-		    const char *);
+struct wnode	*wtree_node_new(struct wtree *, struct wroot *, struct wnode *,
+		    const char *, int);
+void		 wtree_node_free(struct wtree *, struct wnode *);
 void		 wtree_remove(struct wtree *, struct wnode *);
 void		 wtree_drop_root(struct wtree *, struct wroot *);
+int		 wtree_below(const struct wnode *, const struct wnode *);
+int		 wtree_move(struct wtree *, struct wnode *, struct wnode *,
+		    const char *);
+int		 wtree_exchange(struct wtree *, struct wnode *, const char *,
+		    struct wnode *, const char *);
 
 #endif

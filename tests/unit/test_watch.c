@@ -254,11 +254,13 @@ last_for(int root, const char *path)
 {
 	size_t	 i;
 
-	for (i = log_n; i > 0; i--)
-		if (log_v[i - 1].root == root &&
-		    (strcmp(log_v[i - 1].path, path) == 0 ||
-		    (log_v[i - 1].from && strcmp(log_v[i - 1].from, path) == 0)))
-			return i - 1;
+	for (i = log_n; i-- > 0; ) {
+		if (log_v[i].root != root)
+			continue;
+		if (strcmp(log_v[i].path, path) == 0 ||
+		    (log_v[i].from && strcmp(log_v[i].from, path) == 0))
+			return i;
+	}
 	log_dump();
 	ck_abort_msg("no event for %d:%s", root, path);
 	return 0;
@@ -1221,9 +1223,12 @@ main(void)
 {
 	Suite	*s = suite_create("watch");
 	TCase	*tc = tcase_create("watch");
+	TCase	*churn = tcase_create("churn");
 	SRunner	*sr;
 	int	 failed;
 
+	/* Each waits at most DEADLINE_MS per step; the flood takes a while. */
+	tcase_set_timeout(tc, 60);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	T(test_fd_is_libinotifytools_instance_nonblocking_cloexec);
 	T(test_file_create_write_close_gives_changed_then_settled);
@@ -1244,10 +1249,14 @@ main(void)
 	T(test_overlapping_or_bad_roots_are_refused);
 	T(test_free_releases_every_fd);
 	T(test_queue_overflow_gives_overflow_for_every_root);
-	tcase_add_loop_test(tc,
-	    test_random_churn_keeps_every_dir_watched_under_its_name, 0, 4);
-	tcase_add_loop_test(tc, test_churn_with_overflows_is_resynced, 0, 4);
 	suite_add_tcase(s, tc);
+	/* Thousands of operations on ext4 under ASan: give them time. */
+	tcase_set_timeout(churn, 300);
+	tcase_add_checked_fixture(churn, setup, teardown);
+	tcase_add_loop_test(churn,
+	    test_random_churn_keeps_every_dir_watched_under_its_name, 0, 4);
+	tcase_add_loop_test(churn, test_churn_with_overflows_is_resynced, 0, 4);
+	suite_add_tcase(s, churn);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
