@@ -32,6 +32,8 @@ write_all(int fd, const char *p, size_t n)
 	return 0;
 }
 
+static int	 progress_shown;	/* a progress line ends the screen line */
+
 /* Handle one response line; 1 when it ended the exchange. */
 static int
 response_line(char *line, int *result, struct ls_err *err)
@@ -40,9 +42,22 @@ response_line(char *line, int *result, struct ls_err *err)
 
 	text = text != NULL ? text + 1 : line + strlen(line);
 	if (strncmp(line, "out", 3) == 0 && (line[3] == ' ' || !line[3])) {
-		printf("%s\n", text);
+		/* On a terminal a progress line redraws itself in place. */
+		if (isatty(1) && strncmp(text, "progress: ", 10) == 0) {
+			printf("\r%s\033[K", text);
+			progress_shown = 1;
+		} else {
+			if (progress_shown)
+				putchar('\n');
+			progress_shown = 0;
+			printf("%s\n", text);
+		}
 		fflush(stdout);
 		return 0;
+	}
+	if (progress_shown) {
+		putchar('\n');
+		progress_shown = 0;
 	}
 	if (strncmp(line, "ok", 2) == 0 && (line[2] == ' ' || !line[2])) {
 		if (*text != '\0')

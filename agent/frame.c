@@ -144,11 +144,14 @@ decode_payload(struct cursor *c, struct frame *f)
 		/* FALLTHROUGH */
 	case FRAME_SIG:
 	case FRAME_DELTA:
+	case FRAME_IMAGE:
 		f->u.data.len = c->left;
 		f->u.data.p = take(c, c->left);
 		return 0;
 	case FRAME_END:
 	case FRAME_TWIN_OK:
+	case FRAME_NEED_IMAGE:
+	case FRAME_IMAGE_END:
 		return 0;
 	case FRAME_TWIN:
 		return walk_twin(c);
@@ -202,7 +205,8 @@ frame_decode(const uint8_t *buf, size_t len, struct frame *f, size_t *used,
 	c.bad = 0;
 	if (decode_payload(&c, f) == -1 || c.bad || c.left != 0 ||
 	    ((f->type == FRAME_DATA || f->type == FRAME_SIG ||
-	    f->type == FRAME_DELTA) && f->u.data.len > FRAME_MAX_DATA)) {
+	    f->type == FRAME_DELTA || f->type == FRAME_IMAGE) &&
+	    f->u.data.len > FRAME_MAX_DATA)) {
 		ls_err_set(err, "frame: malformed %s payload (%u bytes)",
 		    frame_type_name(f->type), plen);
 		return -1;
@@ -217,7 +221,8 @@ frame_type_name(int type)
 	static const char *const names[FRAME__MAX] = {
 		NULL, "HELLO", "OPEN", "OPENED", "ENTRY", "DATA", "END",
 		"REMOVE", "RENAME", "COMMIT", "ACK", "ERROR", "TWIN",
-		"TWIN_OK", "SKIPPED", "SIGREQ", "SIG", "SIGEND", "DELTA"
+		"TWIN_OK", "SKIPPED", "SIGREQ", "SIG", "SIGEND", "DELTA",
+		"NEED_IMAGE", "IMAGE", "IMAGE_END"
 	};
 
 	if (type <= 0 || type >= FRAME__MAX)

@@ -36,6 +36,9 @@
  *	DELTA	 p->s	bytes		librsync delta of the last ENTRY, a
  *					regular file whose target names its
  *					basis on the twin (instead of DATA)
+ *	NEED_IMAGE s->p	(empty)		the TWIN's image is missing here
+ *	IMAGE	 p->s	bytes		`save` output of that image
+ *	IMAGE_END p->s	(empty)		all of it: load, then create the twin
  *	SKIPPED	 s->p	str path	an operation of the batch being
  *					acknowledged did not fit the twin's
  *					tree (the primary's tree changed while
@@ -84,6 +87,9 @@ enum frame_type {
 	FRAME_SIG,
 	FRAME_SIGEND,
 	FRAME_DELTA,
+	FRAME_NEED_IMAGE,
+	FRAME_IMAGE,
+	FRAME_IMAGE_END,
 	FRAME__MAX
 };
 

@@ -184,3 +184,46 @@ proc_describe(char *const argv[], const struct proc_result *res,
 		ls_err_set(err, "%s %s: killed by signal %d", argv[0],
 		    argv[1] != NULL ? argv[1] : "", WTERMSIG(res->status));
 }
+
+/*
+ * Start argv with a pipe to its stdin (*to_stdin) or from its stdout
+ * (*from_stdout), either may be NULL; the other end of an unused one is
+ * /dev/null for stdin and our stderr for stdout, so its messages reach
+ * our log. Runs in its own process group. Returns the pid, or -1.
+ */
+pid_t
+proc_spawn(char *const argv[], int *to_stdin, int *from_stdout,
+    struct ls_err *err)
+{
+	int	 in[2] = { -1, -1 }, out[2] = { -1, -1 }, null;
+	pid_t	 pid;
+
+	if ((to_stdin != NULL && pipe2(in, O_CLOEXEC) == -1) ||
+	    (from_stdout != NULL && pipe2(out, O_CLOEXEC) == -1)) {
+		ls_err_sys(err, "%s: pipe", argv[0]);
+		close_end(&in[0]);
+		close_end(&in[1]);
+		return -1;
+	}
+	if ((pid = fork()) == -1)
+		fatal("fork");
+	if (pid == 0) {
+		setpgid(0, 0);
+		signal(SIGPIPE, SIG_DFL);
+		null = open("/dev/null", O_RDONLY);
+		dup2(to_stdin != NULL ? in[0] : null, 0);
+		dup2(from_stdout != NULL ? out[1] : 2, 1);
+		execvp(argv[0], argv);
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	if (to_stdin != NULL) {
+		close(in[0]);
+		*to_stdin = in[1];
+	}
+	if (from_stdout != NULL) {
+		close(out[1]);
+		*from_stdout = out[0];
+	}
+	return pid;
+}

@@ -8,6 +8,8 @@
 #define LS_PROC_H
 
 #include "buf.h"
+#include <sys/types.h>
+
 #include "err.h"
 
 #define PROC_OUTPUT_MAX	(16 * 1024 * 1024)	/* captured bytes */
@@ -21,6 +23,8 @@ int	proc_run(char *const argv[], const void *in, size_t inlen,
 	    struct buf *out, struct buf *errout, int timeout_ms,
 	    struct proc_result *, struct ls_err *);
 int	proc_ok(const struct proc_result *);
+pid_t	proc_spawn(char *const argv[], int *to_stdin, int *from_stdout,
+	    struct ls_err *);
 void	proc_describe(char *const argv[], const struct proc_result *,
 	    const struct buf *errout, struct ls_err *);
 

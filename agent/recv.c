@@ -7,12 +7,14 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "apply.h"
@@ -24,6 +26,7 @@
 #include "fsutil.h"
 #include "journal.h"
 #include "log.h"
+#include "proc.h"
 #include "recv.h"
 #include "runtime.h"
 #include "source.h"
@@ -48,6 +51,11 @@ struct recv {
 	struct source_entry	 basis;
 	uint64_t		 patch_off;
 	struct buf		 patched;
+	/* A twin waiting for its image, and the `load` receiving it. */
+	struct twin_spec	 pending;
+	int			 has_pending;
+	pid_t			 loader;
+	int			 loader_fd;
 };
 
 static int
@@ -157,10 +165,12 @@ on_twin(struct recv *r, const struct frame *f, struct ls_err *err)
 		goto out;
 	}
 	if (!runtime_image_exists(r->conf->runtime, spec.image)) {
-		ls_err_set(err, "image %.12s is missing on %s: load it there "
-		    "(podman save | podman load); shipping images is not "
-		    "built yet", spec.image, r->conf->node);
-		goto out;
+		log_info("image %.12s is missing: asking for it", spec.image);
+		twin_spec_clear(&r->pending);
+		r->pending = spec;
+		r->has_pending = 1;
+		frame_put_empty(&r->obuf, FRAME_NEED_IMAGE);
+		return 0;
 	}
 	if ((rc = runtime_create(r->conf->runtime, &spec, err)) == 0)
 		log_info("created stopped twin %s", spec.name);
@@ -169,6 +179,84 @@ out:
 	if (rc == 0)
 		frame_put_empty(&r->obuf, FRAME_TWIN_OK);
 	return rc;
+}
+
+static void
+stop_loader(struct recv *r)
+{
+	if (r->loader_fd != -1)
+		close(r->loader_fd);
+	r->loader_fd = -1;
+	if (r->loader > 0) {
+		kill(-r->loader, SIGKILL);
+		waitpid(r->loader, NULL, 0);
+	}
+	r->loader = 0;
+}
+
+/* IMAGE: the image's `save` output, piped into `load` as it comes. */
+static int
+on_image(struct recv *r, const struct frame *f, struct ls_err *err)
+{
+	char		**argv;
+	const uint8_t	 *p = f->u.data.p;
+	size_t		  left = f->u.data.len;
+	ssize_t		  n;
+
+	if (!r->has_pending) {
+		ls_err_set(err, "IMAGE without NEED_IMAGE");
+		return -1;
+	}
+	if (r->loader == 0) {
+		argv = runtime_load_argv(r->conf->runtime);
+		r->loader = proc_spawn(argv, &r->loader_fd, NULL, err);
+		strv_free(argv);
+		if (r->loader == -1) {
+			r->loader = 0;
+			return -1;
+		}
+	}
+	for (; left > 0; p += n, left -= (size_t)n)
+		if ((n = write(r->loader_fd, p, left)) == -1) {
+			if (errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			ls_err_sys(err, "%s load", r->conf->runtime);
+			return -1;
+		}
+	return 0;
+}
+
+/* IMAGE_END: the load must succeed and bring the image; then the twin. */
+static int
+on_image_end(struct recv *r, struct ls_err *err)
+{
+	int	 status;
+
+	if (!r->has_pending || r->loader == 0) {
+		ls_err_set(err, "IMAGE_END without an image");
+		return -1;
+	}
+	close(r->loader_fd);
+	r->loader_fd = -1;
+	while (waitpid(r->loader, &status, 0) == -1 && errno == EINTR)
+		;
+	r->loader = 0;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
+	    !runtime_image_exists(r->conf->runtime, r->pending.image)) {
+		ls_err_set(err, "%s load of image %.12s failed",
+		    r->conf->runtime, r->pending.image);
+		return -1;
+	}
+	log_info("loaded image %.12s", r->pending.image);
+	r->has_pending = 0;
+	if (runtime_create(r->conf->runtime, &r->pending, err) == -1)
+		return -1;
+	log_info("created stopped twin %s", r->pending.name);
+	twin_spec_clear(&r->pending);
+	frame_put_empty(&r->obuf, FRAME_TWIN_OK);
+	return 0;
 }
 
 /* The stage dir sits beside the upperdir: same filesystem, not in it. */
@@ -530,6 +618,10 @@ handle(struct recv *r, const struct frame *f, struct ls_err *err)
 		    f->u.data.p, f->u.data.len, err);
 	case FRAME_DELTA:
 		return on_delta(r, f->u.data.p, f->u.data.len, 0, err);
+	case FRAME_IMAGE:
+		return on_image(r, f, err);
+	case FRAME_IMAGE_END:
+		return on_image_end(r, err);
 	case FRAME_SIGREQ:
 		return on_sigreq(r, f, err);
 	case FRAME_END:
@@ -571,6 +663,7 @@ recv_serve(const struct conf *conf, int in, int out)
 	buf_init(&r.obuf);
 	buf_init(&r.patched);
 	r.basis.fd = -1;
+	r.loader_fd = -1;
 	for (;;) {
 		while ((d = frame_decode((uint8_t *)ibuf.data, ibuf.len, &f,
 		    &used, &err)) == 1) {
@@ -598,6 +691,8 @@ fail:
 	rc = -1;
 out:
 	close_container(&r);
+	stop_loader(&r);
+	twin_spec_clear(&r.pending);
 	buf_release(&ibuf);
 	buf_release(&r.obuf);
 	buf_release(&r.patched);

@@ -22,10 +22,12 @@
 #include "loop.h"
 #include "replica.h"
 #include "ship.h"
+#include "source.h"
 #include "watch.h"
 #include "xmalloc.h"
 
 #define WAITER_CHECK_MS		100	/* how often deadlines are checked */
+#define PROGRESS_EVERY_MS	500	/* a progress line to waiting clients */
 
 struct waiter {
 	TAILQ_ENTRY(waiter)	 entry;
@@ -34,6 +36,9 @@ struct waiter {
 	uint64_t		 target;
 	long long		 deadline;	/* 0: none */
 	const char		*what;		/* "add" or "sync" */
+	long long		 started, next_progress;
+	uint64_t		 files0, bytes0;	/* shipped when it began */
+	uint64_t		 total_files, total_bytes; /* add: tree size */
 };
 TAILQ_HEAD(waiters, waiter);
 
@@ -194,7 +199,8 @@ ship_for(struct replica *r, const char *peer)
 	if ((cp = conf_peer_find(r->conf, peer)) == NULL)
 		return NULL;
 	se = xcalloc(1, sizeof(*se));
-	se->ship = ship_new(r->loop, r->conf->node, cp, &r->containers,
+	se->ship = ship_new(r->loop, r->conf->node, r->conf->runtime, cp,
+	    &r->containers,
 	    (int)r->conf->max_lag_ms, on_acked, r);
 	SLIST_INSERT_HEAD(&r->ships, se, entry);
 	return se->ship;
@@ -336,6 +342,40 @@ load_containers(struct replica *r)
 	free(dir);
 }
 
+/*
+ * "progress: FILES files, BYTES bytes, RATE MB/s, ETA S s" (ETA when
+ * the size is known, as for add). The CLI redraws it on a terminal.
+ */
+static void
+progress(struct replica *r, struct waiter *w, long long now)
+{
+	struct container		*c = find(r, w->name);
+	const struct batch_stats	*st;
+	uint64_t			 files, bytes;
+	double				 secs, rate;
+
+	if (c == NULL)
+		return;
+	files = c->files - w->files0;
+	bytes = c->bytes - w->bytes0;
+	if (c->inflight != NULL) {
+		st = batch_stats(c->inflight);
+		files += st->files;
+		bytes += st->bytes;
+	}
+	secs = (double)(now - w->started) / 1000.0;
+	rate = secs > 0 ? (double)bytes / secs : 0;
+	if (w->total_bytes > 0 && rate > 0 && bytes < w->total_bytes)
+		control_out(w->client, "progress: %s: %" PRIu64 "/%" PRIu64
+		    " files, %.1f/%.1f MB, %.1f MB/s, ETA %.0f s", w->name,
+		    files, w->total_files, bytes / 1e6, w->total_bytes / 1e6,
+		    rate / 1e6, (double)(w->total_bytes - bytes) / rate);
+	else
+		control_out(w->client, "progress: %s: %" PRIu64 " files, "
+		    "%.1f MB, %.1f MB/s", w->name, files, bytes / 1e6,
+		    rate / 1e6);
+}
+
 static long
 check_waiters(struct loop *l, long long id, void *arg)
 {
@@ -345,10 +385,17 @@ check_waiters(struct loop *l, long long id, void *arg)
 
 	(void)l;
 	(void)id;
-	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp)
-		if (w->deadline != 0 && now >= w->deadline)
+	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp) {
+		if (w->deadline != 0 && now >= w->deadline) {
 			waiter_done(r, w, 0, "%s: %s: timed out waiting for "
 			    "generation %" PRIu64, w->what, w->name, w->target);
+			continue;
+		}
+		if (now >= w->next_progress) {
+			progress(r, w, now);
+			w->next_progress = now + PROGRESS_EVERY_MS;
+		}
+	}
 	if (TAILQ_EMPTY(&r->waiters)) {
 		r->waiter_timer = 0;
 		return LOOP_NOMORE;
@@ -367,6 +414,12 @@ wait_for_gen(struct replica *r, struct control_client *cc,
 	w->target = container_target_gen(c);
 	w->deadline = timeout_ms > 0 ? loop_now_ms() + timeout_ms : 0;
 	w->what = what;
+	w->started = loop_now_ms();
+	w->next_progress = w->started + PROGRESS_EVERY_MS;
+	w->files0 = c->files;
+	w->bytes0 = c->bytes;
+	if (strcmp(what, "add") == 0)
+		source_measure(c->rootfd, &w->total_files, &w->total_bytes);
 	TAILQ_INSERT_TAIL(&r->waiters, w, entry);
 	if (c->gen >= w->target) {
 		on_acked(c, r);

@@ -391,3 +391,16 @@ runtime_remove(const char *rt, const char *name, struct ls_err *err)
 {
 	return run_args(rt, NULL, err, "rm", "--force", name, NULL);
 }
+
+/* `save` of an image by ID, and `load`: the ID survives the trip. */
+char **
+runtime_save_argv(const char *rt, const char *image)
+{
+	return strv_add(strv_add(strv_add(NULL, rt), "save"), image);
+}
+
+char **
+runtime_load_argv(const char *rt)
+{
+	return strv_add(strv_add(NULL, rt), "load");
+}

@@ -49,6 +49,9 @@ int	 runtime_stop(const char *rt, const char *name, int timeout_s,
 	    struct ls_err *);
 int	 runtime_remove(const char *rt, const char *name, struct ls_err *);
 
+char	**runtime_save_argv(const char *rt, const char *image);
+char	**runtime_load_argv(const char *rt);
+
 char	**strv_add(char **, const char *);
 size_t	 strv_len(char *const *);
 void	 strv_free(char **);

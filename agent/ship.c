@@ -6,7 +6,13 @@
  * the one the peer has open. The ship owns its ssh_conn and a copy of
  * the peer's settings (a config reload must not pull them away).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
+#include <sys/epoll.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +21,7 @@
 #include "delta.h"
 #include "frame.h"
 #include "log.h"
+#include "proc.h"
 #include "loop.h"
 #include "ship.h"
 #include "ssh.h"
@@ -25,6 +32,7 @@ enum ship_st {
 	SHIP_HELLO,
 	SHIP_IDLE,
 	SHIP_TWIN,
+	SHIP_IMAGE,
 	SHIP_OPEN,
 	SHIP_SIGS,
 	SHIP_SENDING,
@@ -32,13 +40,15 @@ enum ship_st {
 };
 
 static const char *const state_names[] = {
-	"disconnected", "handshake", "idle", "creating twin", "opening",
+	"disconnected", "handshake", "idle", "creating twin",
+	"shipping image", "opening",
 	"fetching signatures", "sending", "awaiting ack"
 };
 
 struct ship {
 	struct loop		*loop;
 	char			*node;		/* ours, for HELLO */
+	char			*runtime;	/* for `save` */
 	struct conf_peer	 peer;		/* owned copies */
 	struct containers	*containers;
 	int			 max_lag_ms;
@@ -50,6 +60,9 @@ struct ship {
 	struct container	*busy, *current, *last;
 	struct buf		 out;
 	struct delta_job	*sigjob;	/* loading the current SIG */
+	pid_t			 saver;		/* `save` of a missing image */
+	int			 saver_fd;	/* its stdout; -1 at EOF */
+	int			 saver_status;	/* -1 while it runs */
 	size_t			 sigs, nsigs;	/* answered, asked */
 	long			 backoff;
 	long long		 retry;		/* timer id, 0: none */
@@ -57,6 +70,20 @@ struct ship {
 
 static void	ship_connect(struct ship *);
 static void	ship_down(struct ship *, const char *);
+
+/* End a `save` in progress, whatever state it is in. */
+static void
+stop_saver(struct ship *s)
+{
+	if (s->saver_fd != -1) {
+		loop_del_fd(s->loop, s->saver_fd);
+		close(s->saver_fd);
+		s->saver_fd = -1;
+	}
+	if (s->saver > 0 && s->saver_status == -1)
+		kill(-s->saver, SIGKILL);	/* the loop reaps it */
+	s->saver = 0;
+}
 
 static void
 peer_copy(struct conf_peer *dst, const struct conf_peer *src)
@@ -72,14 +99,16 @@ peer_copy(struct conf_peer *dst, const struct conf_peer *src)
 }
 
 struct ship *
-ship_new(struct loop *loop, const char *node, const struct conf_peer *peer,
-    struct containers *containers, int max_lag_ms, ship_acked_cb *acked,
-    void *arg)
+ship_new(struct loop *loop, const char *node, const char *runtime,
+    const struct conf_peer *peer, struct containers *containers,
+    int max_lag_ms, ship_acked_cb *acked, void *arg)
 {
 	struct ship	*s = xcalloc(1, sizeof(*s));
 
 	s->loop = loop;
 	s->node = xstrdup(node);
+	s->runtime = xstrdup(runtime);
+	s->saver_fd = -1;
 	peer_copy(&s->peer, peer);
 	s->containers = containers;
 	s->max_lag_ms = max_lag_ms;
@@ -100,8 +129,10 @@ ship_free(struct ship *s)
 	ssh_free(s->conn);
 	ssh_free(s->dead);
 	delta_job_free(s->sigjob);
+	stop_saver(s);
 	buf_release(&s->out);
 	free(s->node);
+	free(s->runtime);
 	free(s->peer.name);
 	free(s->peer.address);
 	free(s->peer.user);
@@ -224,6 +255,100 @@ on_sig(struct ship *s, const struct frame *f)
 	return 0;
 }
 
+/* Both the pipe's EOF and the exit are in: end the image, or fail. */
+static void
+saver_finish(struct ship *s)
+{
+	if (s->saver_fd != -1 || s->saver_status == -1)
+		return;
+	s->saver = 0;
+	if (!WIFEXITED(s->saver_status) || WEXITSTATUS(s->saver_status)) {
+		log_errx("peer %s: %s save of image %.12s failed", s->peer.name,
+		    s->runtime, s->busy->info.spec.image);
+		ship_down(s, "image save failed");
+		return;
+	}
+	frame_put_empty(&s->out, FRAME_IMAGE_END);
+	s->state = SHIP_TWIN;	/* the peer loads it, then says TWIN_OK */
+	flush(s);
+}
+
+static void
+saver_exited(struct loop *l, pid_t pid, int status, int timedout, void *arg)
+{
+	struct ship	*s = arg;
+
+	(void)l;
+	(void)timedout;
+	if (pid != s->saver)
+		return;		/* a saver stop_saver() gave up on */
+	s->saver_status = status;
+	saver_finish(s);
+}
+
+/* Move `save` output into IMAGE frames while the SSH queue has room. */
+static void
+pump_image(struct ship *s)
+{
+	char	 chunk[FRAME_MAX_DATA];
+	ssize_t	 n;
+
+	while (s->saver_fd != -1 && ssh_pending(s->conn) < SHIP_HIGH_WATER) {
+		if ((n = read(s->saver_fd, chunk, sizeof(chunk))) == -1) {
+			if (errno == EAGAIN || errno == EINTR)
+				return;
+			n = 0;
+		}
+		if (n == 0) {
+			loop_del_fd(s->loop, s->saver_fd);
+			close(s->saver_fd);
+			s->saver_fd = -1;
+			saver_finish(s);
+			return;
+		}
+		frame_put_bytes(&s->out, FRAME_IMAGE, chunk, (size_t)n);
+		if (flush(s) == -1)
+			return;
+	}
+	/* Full queue: stop reading until on_drain. */
+	if (s->saver_fd != -1)
+		loop_mod_fd(s->loop, s->saver_fd, 0);
+}
+
+static void
+saver_readable(struct loop *l, int fd, uint32_t events, void *arg)
+{
+	(void)l;
+	(void)fd;
+	(void)events;
+	pump_image(arg);
+}
+
+/* The peer lacks the image: stream `save` to it on this session. */
+static void
+ship_image(struct ship *s)
+{
+	struct ls_err	 err;
+	char		**argv;
+
+	log_notice("peer %s: image %.12s is missing there, shipping it",
+	    s->peer.name, s->busy->info.spec.image);
+	argv = runtime_save_argv(s->runtime, s->busy->info.spec.image);
+	s->saver = proc_spawn(argv, NULL, &s->saver_fd, &err);
+	strv_free(argv);
+	if (s->saver == -1) {
+		s->saver = 0;
+		log_errx("peer %s: %s", s->peer.name, err.msg);
+		ship_down(s, "cannot run image save");
+		return;
+	}
+	s->saver_status = -1;
+	fcntl(s->saver_fd, F_SETFL, O_NONBLOCK);
+	loop_add_child(s->loop, s->saver, 0, saver_exited, s);
+	loop_add_fd(s->loop, s->saver_fd, EPOLLIN, saver_readable, s);
+	s->state = SHIP_IMAGE;
+}
+
 /* Next container with something to do, round robin after `last`. */
 static struct container *
 next_container(struct ship *s, long long now)
@@ -330,6 +455,11 @@ on_frame(struct ship *s, const struct frame *f)
 		    (int)f->u.hello.node.len, f->u.hello.node.p);
 		s->state = SHIP_IDLE;
 		return 0;
+	case FRAME_NEED_IMAGE:
+		if (s->state != SHIP_TWIN)
+			break;
+		ship_image(s);
+		return 0;
 	case FRAME_TWIN_OK:
 		if (s->state != SHIP_TWIN)
 			break;
@@ -423,6 +553,8 @@ ssh_drain(struct ssh_conn *conn, void *arg)
 	(void)conn;
 	if (s->state == SHIP_SENDING)
 		pump(s);
+	else if (s->state == SHIP_IMAGE && s->saver_fd != -1)
+		loop_mod_fd(s->loop, s->saver_fd, EPOLLIN);
 }
 
 static void
@@ -484,6 +616,7 @@ ship_down(struct ship *s, const char *why)
 	buf_reset(&s->out);
 	delta_job_free(s->sigjob);
 	s->sigjob = NULL;
+	stop_saver(s);
 	ssh_free(s->dead);
 	s->dead = s->conn;
 	s->conn = NULL;

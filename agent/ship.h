@@ -25,7 +25,7 @@ struct ship;
 
 typedef void	ship_acked_cb(struct container *, void *);
 
-struct ship	*ship_new(struct loop *, const char *node,
+struct ship	*ship_new(struct loop *, const char *node, const char *runtime,
 		    const struct conf_peer *, struct containers *,
 		    int max_lag_ms, ship_acked_cb *, void *);
 void		 ship_free(struct ship *);

@@ -13,6 +13,7 @@
 #ifndef LS_SOURCE_H
 #define LS_SOURCE_H
 
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "err.h"
@@ -36,5 +37,6 @@ void	source_entry_clear(struct source_entry *);
 void	source_to_frame(const struct source_entry *, struct frame_entry *);
 int	source_next_data(int fd, off_t from, off_t size, off_t *start,
 	    off_t *end);
+void	source_measure(int rootfd, uint64_t *files, uint64_t *bytes);
 
 #endif

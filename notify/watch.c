@@ -1,30 +1,20 @@
 /*
- * watch: one inotify instance, created and read by libinotifytools,
- * turned into struct watch_event for every root. See watch.h for the
- * contract and wtree.h for the table of watched directories.
+ * watch: inotify events, turned into struct watch_event for every root.
+ * See watch.h for the contract. winst.c holds the inotify instance
+ * (libinotifytools), wtree.c the table of watched dirs, wscan.c what
+ * is read from disk.
  *
- * The watcher owns its roots, the wtree (and so every watch), the
- * batch of raw events being handled, and the libinotifytools instance.
- *
- * libinotifytools (3.22) owns the instance and does the reading:
- * inotifytools_next_events(0, 1) is the non-blocking read. (Its
- * inotifytools_next_event(0) turns 0 into "wait forever" and blocks.)
- * Its table of watches is not used, for what its source (3.22.6) does,
- * as a test program confirmed, on a tree that changes under it:
- *  - it never forgets a watch the kernel dropped (IN_IGNORED): after
- *    that, inotifytools_remove_watch_by_wd() fails and prints to
- *    stderr, so every deleted directory would leak an entry until exit;
- *  - the stale entry keeps its name, so when a directory is deleted
- *    and made again, inotifytools_replace_filename() renames the stale
- *    entry and events in the live one keep the old path;
- *  - inotifytools_watch_recursively() opens and watches "dir/" paths:
- *    a symlink swapped in after its lstat() is followed, because a
- *    trailing slash overrides IN_DONT_FOLLOW.
- * So watches are added on its fd directly and named in wtree.
+ * The watcher owns its roots, the table (and so every watch) and the
+ * batch of raw events being handled.
  *
  * A batch is everything read until the queue is empty. Its events are
  * handled in order after the read, so a MOVED_FROM can look ahead for
  * its MOVED_TO: the kernel queues both halves of one rename together.
+ * Paths come from the table, which follows the events in that order,
+ * so each names things as they were when its event was queued. A scan
+ * sees the disk as it is now, later: where the two could disagree,
+ * scanned dirs get fresh watches (wscan.c), and a path reported REMOVED
+ * that is there again is reported CHANGED after.
  */
 #include <sys/inotify.h>
 

@@ -1,9 +1,21 @@
 /*
- * winst: the inotify instance, as libinotifytools owns it. Private to
- * notify/: the only file that calls libinotifytools to create, read
- * and close it (wtree.c adds watches to its fd directly).
+ * winst: the inotify instance, which libinotifytools (3.22) creates,
+ * reads and closes. The only file that calls libinotifytools.
  *
- * libinotifytools keeps the instance in globals: one per process.
+ * Its table of watches is not used (wtree.c keeps ours), for what its
+ * source (3.22.6) does, as a test program confirmed, on a tree that
+ * changes under it:
+ *  - it never forgets a watch the kernel dropped (IN_IGNORED): after
+ *    that, inotifytools_remove_watch_by_wd() fails and prints to
+ *    stderr, so each deleted dir would leak an entry until exit;
+ *  - the stale entry keeps its name, so when a dir is deleted and made
+ *    again, inotifytools_replace_filename() renames the stale entry and
+ *    events in the live one keep the old path;
+ *  - inotifytools_watch_recursively() opens and watches "dir/" paths:
+ *    a symlink swapped in after its lstat() is followed, because a
+ *    trailing slash overrides IN_DONT_FOLLOW.
+ * So watches are added to its fd directly, which it does not expose:
+ * see winst_open().
  */
 #include <sys/inotify.h>
 #include <sys/select.h>
@@ -20,7 +32,8 @@
 
 /*
  * The probe: a watch added through libinotifytools must appear in
- * fd's fdinfo ("inotify wd:<hex> ..."), so fd is its instance.
+ * fd's fdinfo ("inotify wd:<hex> ..."), so fd is its instance. The
+ * IN_IGNORED of its removal is read later, for a wd nobody knows.
  */
 static int
 winst_probe(int fd, struct ls_err *err)
@@ -148,4 +161,11 @@ void
 winst_close(void)
 {
 	inotifytools_cleanup();
+}
+
+/* For messages: the limit that ENOSPC from inotify_add_watch() hit. */
+int
+winst_max_user_watches(void)
+{
+	return inotifytools_get_max_user_watches();
 }

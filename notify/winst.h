@@ -13,5 +13,6 @@ struct inotify_event;
 int	 winst_open(struct ls_err *);
 int	 winst_next(const struct inotify_event **);
 void	 winst_close(void);
+int	 winst_max_user_watches(void);
 
 #endif

@@ -17,13 +17,13 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <inotifytools/inotifytools.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "log.h"
+#include "winst.h"
 #include "wscan.h"
 #include "xmalloc.h"
 
@@ -194,7 +194,7 @@ wscan_fail(const struct wroot *r, const char *rel, const char *what, int e,
 	if (e == ENOSPC)
 		ls_err_set(err, "%s %s%s%s: inotify watch limit reached "
 		    "(fs.inotify.max_user_watches = %d)", what, r->path, sep,
-		    rel, inotifytools_get_max_user_watches());
+		    rel, winst_max_user_watches());
 	else
 		ls_err_set(err, "%s %s%s%s: %s", what, r->path, sep, rel,
 		    strerror(e));
