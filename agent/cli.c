@@ -92,12 +92,15 @@ static const struct command commands[] = {
 	{ "demote", "demote", "stop the local containers: this host becomes standby",
 	  "Stops the local replicated containers first (fencing), then\n"
 	  "receives from the new primary.\n", NULL, "failover (issue 4)", NULL },
-	{ "serve", "serve --stdio", "receiver end of replication (run over SSH)",
+	{ "serve", "serve --stdio | --purge-twin=NAME",
+	  "receiver end of replication (run over SSH)",
 	  "Speaks the replication protocol on stdin/stdout; the primary runs\n"
 	  "it on the standby over SSH. It creates the stopped twin if needed\n"
 	  "and applies each batch whole or not at all. Logs go to stderr,\n"
-	  "which the primary relays into its own log.\n", run_serve, NULL,
-	  "stdio" },
+	  "which the primary relays into its own log.\n"
+	  "--purge-twin=NAME instead removes the stopped twin NAME (for\n"
+	  "'remove --purge' on the primary).\n",
+	  run_serve, NULL, "stdio purge-twin=" },
 	{ "ping", "ping [PEER]", "check the SSH session to each peer",
 	  "Opens the SSH session the replication uses to each peer (or only\n"
 	  "PEER): key authentication, the host key pinned in known_hosts,\n"
@@ -164,6 +167,7 @@ static const struct option cmd_longopts[] = {
 	{ "json", no_argument, NULL, 1003 },
 	{ "peer", required_argument, NULL, 1004 },
 	{ "timeout", required_argument, NULL, 1005 },
+	{ "purge-twin", required_argument, NULL, 1006 },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -244,6 +248,19 @@ parse_options(struct cli *cli, const struct command *cmd, int *argcp,
 	*argcp -= optind;
 	*argvp += optind;
 	return 0;
+}
+
+/* The value of --name=, or NULL. */
+static const char *
+cli_value(const struct cli *cli, const char *prefix)
+{
+	size_t	 n = strlen(prefix);
+	int	 i;
+
+	for (i = 0; i < cli->nfwd; i++)
+		if (strncmp(cli->fwd[i], prefix, n) == 0)
+			return cli->fwd[i] + n;
+	return NULL;
 }
 
 /* Was --name given to this command? */
@@ -346,16 +363,22 @@ run_serve(struct cli *cli, const struct command *cmd, int argc, char **argv)
 	struct conf	*conf;
 	int		 r;
 
+	const char	*purge = cli_value(cli, "--purge-twin=");
+
 	(void)argv;
-	if (argc != 0 || !cli_has(cli, "--stdio")) {
+	if (argc != 0 || (!cli_has(cli, "--stdio") == (purge == NULL))) {
 		usage_command(stderr, cmd);
+		return CLI_EXIT_USAGE;
+	}
+	if (purge != NULL && !conf_name_valid(purge)) {
+		fprintf(stderr, "layersync serve: invalid container name\n");
 		return CLI_EXIT_USAGE;
 	}
 	if ((conf = cli_conf(cli)) == NULL)
 		return CLI_EXIT_FAIL;
 	log_init(LOG_TO_STDERR, cli->verbose, "layersync serve");
 	signal(SIGPIPE, SIG_IGN);
-	r = recv_serve(conf, 0, 1);
+	r = purge != NULL ? recv_purge(conf, purge) : recv_serve(conf, 0, 1);
 	conf_free(conf);
 	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

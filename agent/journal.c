@@ -801,3 +801,15 @@ journal_recover(int rootfd, int stagefd, const char *statedir, uint64_t *gen,
 		r = apply_sweep_temps(rootfd, err);
 	return r;
 }
+
+/* Remove a twin's receiving state: its generation and any journal. */
+void
+journal_forget(const char *statedir)
+{
+	char	*gen = xasprintf("%s/gen", statedir);
+
+	unlink_journal(statedir);
+	unlink(gen);
+	rmdir(statedir);
+	free(gen);
+}

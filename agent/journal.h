@@ -58,5 +58,6 @@ int		 journal_commit(struct journal *, uint64_t gen,
 int		 journal_recover(int rootfd, int stagefd, const char *statedir,
 		    uint64_t *gen, struct ls_err *);
 int		 journal_clear_stage(int stagefd, struct ls_err *);
+void		 journal_forget(const char *statedir);
 
 #endif

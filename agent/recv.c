@@ -38,6 +38,7 @@ struct recv {
 	struct buf		 obuf;
 	/* The open container. */
 	char			*name;
+	char			*upperdir;
 	int			 rootfd, stagefd;
 	char			*statedir;
 	struct journal		*journal;
@@ -106,7 +107,8 @@ close_container(struct recv *r)
 	r->rootfd = r->stagefd = -1;
 	free(r->name);
 	free(r->statedir);
-	r->name = r->statedir = NULL;
+	free(r->upperdir);
+	r->name = r->statedir = r->upperdir = NULL;
 }
 
 /* A wire string as a C string, refused if it is not a valid path. */
@@ -296,6 +298,7 @@ on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 		    r->name, r->conf->node);
 		goto out;
 	}
+	r->upperdir = xstrdup(ci.upperdir);
 	if ((r->rootfd = open(ci.upperdir, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
 		ls_err_sys(err, "upperdir %s", ci.upperdir);
@@ -546,11 +549,43 @@ on_skip(const char *path, void *arg)
 	frame_put_str(&r->obuf, FRAME_SKIPPED, path);
 }
 
+/*
+ * Is an overlay mounted on this upperdir? The twin may have been started
+ * since OPEN; overlayfs forbids changing an upper tree under a mount.
+ * Reading mountinfo costs far less than asking the runtime every batch.
+ */
+static int
+upper_mounted(const char *upperdir)
+{
+	char	*line = NULL, *p;
+	size_t	 cap = 0, len = strlen(upperdir);
+	FILE	*f;
+	int	 found = 0;
+
+	if ((f = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return 1;	/* cannot tell: refuse rather than risk it */
+	while (!found && getline(&line, &cap, f) != -1)
+		for (p = line; !found && (p = strstr(p, "upperdir=")) != NULL;) {
+			p += 9;
+			found = strncmp(p, upperdir, len) == 0 &&
+			    strchr(",\n ", p[len]) != NULL;
+		}
+	free(line);
+	fclose(f);
+	return found;
+}
+
 static int
 on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 {
 	if (r->journal == NULL || r->file != NULL) {
 		ls_err_set(err, "COMMIT out of order");
+		return -1;
+	}
+	if (upper_mounted(r->upperdir)) {
+		ls_err_set(err, "twin %s is running on %s: its upper layer "
+		    "cannot change under a mounted overlay; batch %" PRIu64
+		    " refused", r->name, r->conf->node, gen);
 		return -1;
 	}
 	if (gen <= r->gen) {
@@ -696,5 +731,38 @@ out:
 	buf_release(&ibuf);
 	buf_release(&r.obuf);
 	buf_release(&r.patched);
+	return rc;
+}
+
+/*
+ * `serve --purge-twin=NAME`: remove the stopped twin NAME and its receiving
+ * state, for `remove --purge` on the primary. A running twin is the
+ * service itself after a failover: it is refused.
+ */
+int
+recv_purge(const struct conf *conf, const char *name)
+{
+	struct container_info	 ci;
+	struct ls_err		 err;
+	char			*dir;
+	int			 rc = -1;
+
+	if (runtime_inspect(conf->runtime, name, &ci, &err) == -1) {
+		log_warnx("purge: %s", err.msg);
+		return -1;
+	}
+	if (ci.running)
+		log_warnx("purge: twin %s is running on %s: refused", name,
+		    conf->node);
+	else if (runtime_remove(conf->runtime, name, &err) == -1)
+		log_warnx("purge: %s", err.msg);
+	else {
+		dir = xasprintf("%s/twins/%s", conf->state_dir, name);
+		journal_forget(dir);
+		free(dir);
+		log_info("purged twin %s", name);
+		rc = 0;
+	}
+	container_info_clear(&ci);
 	return rc;
 }

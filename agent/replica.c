@@ -23,6 +23,7 @@
 #include "replica.h"
 #include "ship.h"
 #include "source.h"
+#include "ssh.h"
 #include "watch.h"
 #include "xmalloc.h"
 
@@ -42,6 +43,16 @@ struct waiter {
 };
 TAILQ_HEAD(waiters, waiter);
 
+/* `remove --purge`: a short session running serve --purge-twin there. */
+struct purge {
+	LIST_ENTRY(purge)	 entry;
+	struct replica		*r;
+	struct control_client	*client;
+	struct ssh_conn		*conn;
+	char			*name, *peer, *why;
+	long long		 timer;
+};
+
 struct ship_entry {
 	SLIST_ENTRY(ship_entry)	 entry;
 	struct ship		*ship;
@@ -54,6 +65,7 @@ struct replica {
 	struct containers	 containers;
 	SLIST_HEAD(, ship_entry) ships;
 	struct waiters		 waiters;
+	LIST_HEAD(, purge)	 purges;
 	int			 next_id;
 	long long		 wake_timer;
 	long long		 waiter_timer;
@@ -73,6 +85,7 @@ replica_new(struct loop *loop, const struct conf *conf, struct ls_err *err)
 	TAILQ_INIT(&r->containers);
 	SLIST_INIT(&r->ships);
 	TAILQ_INIT(&r->waiters);
+	LIST_INIT(&r->purges);
 	if ((r->watcher = watcher_new(err)) == NULL) {
 		free(r);
 		return NULL;
@@ -109,6 +122,88 @@ waiter_done(struct replica *r, struct waiter *w, int ok, const char *fmt,
 	free(w);
 }
 
+/* Answer the client and free the purge (never from an ssh callback). */
+static void
+purge_end(struct purge *p, const char *why)
+{
+	int	 ok = why != NULL && strstr(why, "exit status 0") != NULL;
+
+	LIST_REMOVE(p, entry);
+	if (ok)
+		control_done(p->client, 1, "%s: twin on %s removed", p->name,
+		    p->peer);
+	else
+		control_done(p->client, 0, "%s: replication stopped, but the "
+		    "twin on %s was not removed: %s", p->name, p->peer,
+		    why != NULL ? why : "no answer");
+	if (p->timer != 0)
+		loop_del_timer(p->r->loop, p->timer);
+	ssh_free(p->conn);
+	free(p->name);
+	free(p->peer);
+	free(p->why);
+	free(p);
+}
+
+static long
+purge_timer(struct loop *l, long long id, void *arg)
+{
+	struct purge	*p = arg;
+
+	(void)l;
+	(void)id;
+	p->timer = 0;
+	purge_end(p, p->why);
+	return LOOP_NOMORE;
+}
+
+static void
+purge_ready(struct ssh_conn *c, void *arg)
+{
+	(void)c;
+	(void)arg;
+}
+
+static void
+purge_input(struct ssh_conn *c, struct buf *in, void *arg)
+{
+	(void)c;
+	(void)arg;
+	buf_reset(in);
+}
+
+static void
+purge_closed(struct ssh_conn *c, const char *why, void *arg)
+{
+	struct purge	*p = arg;
+
+	(void)c;
+	p->why = xstrdup(why);
+	p->timer = loop_add_timer(p->r->loop, 0, purge_timer, p);
+}
+
+static const struct ssh_ops purge_ops = {
+	purge_ready, purge_input, NULL, purge_closed
+};
+
+static void
+purge_start(struct replica *r, struct control_client *cc, const char *name,
+    const struct conf_peer *peer)
+{
+	struct purge	*p = xcalloc(1, sizeof(*p));
+	char		*cmd;
+
+	p->r = r;
+	p->client = cc;
+	p->name = xstrdup(name);
+	p->peer = xstrdup(peer->name);
+	cmd = xasprintf("%s serve --purge-twin=%s", peer->remote_command,
+	    name);
+	LIST_INSERT_HEAD(&r->purges, p, entry);
+	p->conn = ssh_open(r->loop, peer, cmd, &purge_ops, p);
+	free(cmd);
+}
+
 void
 replica_free(struct replica *r)
 {
@@ -121,6 +216,8 @@ replica_free(struct replica *r)
 		return;
 	while ((w = TAILQ_FIRST(&r->waiters)) != NULL)
 		waiter_done(r, w, 0, "the daemon is shutting down");
+	while (!LIST_EMPTY(&r->purges))
+		purge_end(LIST_FIRST(&r->purges), "the daemon is shutting down");
 	while ((se = SLIST_FIRST(&r->ships)) != NULL) {
 		SLIST_REMOVE_HEAD(&r->ships, entry);
 		ship_free(se->ship);
@@ -495,17 +592,14 @@ replica_remove(struct replica *r, struct control_client *cc,
 	struct container	*c;
 	struct ship_entry	*se;
 	struct waiter		*w, *tmp;
+	struct conf_peer	*peer;
 	struct ls_err		 err;
 
 	if ((c = find(r, name)) == NULL) {
 		control_done(cc, 0, "%s is not replicated", name);
 		return;
 	}
-	if (purge) {
-		control_done(cc, 0, "remove --purge is not built yet: remove "
-		    "the twin on %s with the runtime", c->peer);
-		return;
-	}
+
 	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp)
 		if (strcmp(w->name, name) == 0)
 			waiter_done(r, w, 0, "%s: %s was removed", w->what,
@@ -517,10 +611,16 @@ replica_remove(struct replica *r, struct control_client *cc,
 	TAILQ_REMOVE(&r->containers, c, entry);
 	if (container_forget(c, &err) == -1)
 		log_warnx("container %s: %s", name, err.msg);
-	log_notice("container %s: replication stopped; the twin on %s stays",
-	    name, c->peer);
-	control_done(cc, 1, "%s: no longer replicated; its twin on %s stays",
-	    name, c->peer);
+	log_notice("container %s: replication stopped%s", name, purge ?
+	    "; removing its twin" : "; the twin stays");
+	if (purge && (peer = conf_peer_find(r->conf, c->peer)) != NULL)
+		purge_start(r, cc, name, peer);
+	else if (purge)
+		control_done(cc, 0, "%s: replication stopped, but peer %s is "
+		    "no longer configured: its twin stays", name, c->peer);
+	else
+		control_done(cc, 1, "%s: no longer replicated; its twin on %s "
+		    "stays", name, c->peer);
 	container_free(c);
 }
 
