@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "buf.h"
+#include "testmain.h"
 
 START_TEST(test_new_buffer_is_empty_and_terminated)
 {
@@ -88,20 +89,14 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("buf");
-	TCase	*tc = tcase_create("buf");
-	SRunner	*sr;
-	int	 failed;
+	const TTest	*tests[] = {
+		test_new_buffer_is_empty_and_terminated,
+		test_appends_grow_and_stay_terminated,
+		test_long_formatted_append,
+		test_consume_drops_the_front,
+		test_detach_hands_over_and_leaves_usable,
+		NULL
+	};
 
-	tcase_add_test(tc, test_new_buffer_is_empty_and_terminated);
-	tcase_add_test(tc, test_appends_grow_and_stay_terminated);
-	tcase_add_test(tc, test_long_formatted_append);
-	tcase_add_test(tc, test_consume_drops_the_front);
-	tcase_add_test(tc, test_detach_hands_over_and_leaves_usable);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return test_run("buf", tests, NULL, NULL);
 }

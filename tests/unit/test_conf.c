@@ -9,6 +9,7 @@
 
 #include "buf.h"
 #include "conf.h"
+#include "testmain.h"
 
 static const char *
 fixture(const char *name)
@@ -199,25 +200,19 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("conf");
-	TCase	*tc = tcase_create("conf");
-	SRunner	*sr;
-	int	 failed;
+	const TTest	*tests[] = {
+		test_good_file_yields_every_value,
+		test_minimal_file_gets_defaults,
+		test_missing_file_names_the_file,
+		test_syntax_error_names_file_and_line,
+		test_unknown_settings_are_errors,
+		test_missing_required_settings,
+		test_bad_values_are_all_reported,
+		test_peer_cannot_be_this_node,
+		test_peers_must_be_a_list,
+		test_names_are_checked,
+		NULL
+	};
 
-	tcase_add_test(tc, test_good_file_yields_every_value);
-	tcase_add_test(tc, test_minimal_file_gets_defaults);
-	tcase_add_test(tc, test_missing_file_names_the_file);
-	tcase_add_test(tc, test_syntax_error_names_file_and_line);
-	tcase_add_test(tc, test_unknown_settings_are_errors);
-	tcase_add_test(tc, test_missing_required_settings);
-	tcase_add_test(tc, test_bad_values_are_all_reported);
-	tcase_add_test(tc, test_peer_cannot_be_this_node);
-	tcase_add_test(tc, test_peers_must_be_a_list);
-	tcase_add_test(tc, test_names_are_checked);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return test_run("conf", tests, NULL, NULL);
 }

@@ -12,6 +12,7 @@
 
 #include "control.h"
 #include "loop.h"
+#include "testmain.h"
 
 START_TEST(test_split_at_tabs)
 {
@@ -151,19 +152,13 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("control");
-	TCase	*tc = tcase_create("control");
-	SRunner	*sr;
-	int	 failed;
+	const TTest	*tests[] = {
+		test_split_at_tabs,
+		test_split_rejects_empty_and_too_many,
+		test_request_and_answer_over_the_socket,
+		test_unreachable_daemon_is_reported,
+		NULL
+	};
 
-	tcase_add_test(tc, test_split_at_tabs);
-	tcase_add_test(tc, test_split_rejects_empty_and_too_many);
-	tcase_add_test(tc, test_request_and_answer_over_the_socket);
-	tcase_add_test(tc, test_unreachable_daemon_is_reported);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return test_run("control", tests, NULL, NULL);
 }

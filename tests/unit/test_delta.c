@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "delta.h"
+#include "testmain.h"
 
 #define SIZE	(1024 * 1024)
 
@@ -105,17 +106,11 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("delta");
-	TCase	*tc = tcase_create("delta");
-	SRunner	*sr;
-	int	 failed;
+	const TTest	*tests[] = {
+		test_patch_rebuilds_the_new_file_from_a_small_delta,
+		test_corrupt_signature_and_delta_are_refused,
+		NULL
+	};
 
-	tcase_add_test(tc, test_patch_rebuilds_the_new_file_from_a_small_delta);
-	tcase_add_test(tc, test_corrupt_signature_and_delta_are_refused);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return test_run("delta", tests, NULL, NULL);
 }

@@ -9,6 +9,7 @@
 
 #include "frame.h"
 #include "runtime.h"
+#include "testmain.h"
 
 static int
 decode_all(const struct buf *b, struct frame *f)
@@ -295,24 +296,18 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("frame");
-	TCase	*tc = tcase_create("frame");
-	SRunner	*sr;
-	int	 failed;
+	const TTest	*tests[] = {
+		test_hello_round_trip,
+		test_entry_round_trip_with_xattrs,
+		test_small_frames_round_trip,
+		test_every_prefix_needs_more_bytes,
+		test_bad_headers_are_refused,
+		test_lying_payloads_are_refused,
+		test_entry_fields_are_bounded,
+		test_twin_spec_round_trip,
+		test_mutations_never_crash,
+		NULL
+	};
 
-	tcase_add_test(tc, test_hello_round_trip);
-	tcase_add_test(tc, test_entry_round_trip_with_xattrs);
-	tcase_add_test(tc, test_small_frames_round_trip);
-	tcase_add_test(tc, test_every_prefix_needs_more_bytes);
-	tcase_add_test(tc, test_bad_headers_are_refused);
-	tcase_add_test(tc, test_lying_payloads_are_refused);
-	tcase_add_test(tc, test_entry_fields_are_bounded);
-	tcase_add_test(tc, test_twin_spec_round_trip);
-	tcase_add_test(tc, test_mutations_never_crash);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return test_run("frame", tests, NULL, NULL);
 }

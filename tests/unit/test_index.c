@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "index.h"
+#include "testmain.h"
 
 static struct index_stat
 st_of(uint64_t size)
@@ -115,19 +116,13 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("index");
-	TCase	*tc = tcase_create("index");
-	SRunner	*sr;
-	int	 failed;
+	const TTest	*tests[] = {
+		test_set_get_and_delete,
+		test_tree_operations_respect_component_boundaries,
+		test_save_and_load_round_trip,
+		test_corrupt_file_is_refused,
+		NULL
+	};
 
-	tcase_add_test(tc, test_set_get_and_delete);
-	tcase_add_test(tc, test_tree_operations_respect_component_boundaries);
-	tcase_add_test(tc, test_save_and_load_round_trip);
-	tcase_add_test(tc, test_corrupt_file_is_refused);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return test_run("index", tests, NULL, NULL);
 }

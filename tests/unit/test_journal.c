@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "journal.h"
+#include "testmain.h"
 
 static char	 top[64];
 static char	 statedir[128];
@@ -277,24 +278,17 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("journal");
-	TCase	*tc = tcase_create("journal");
-	SRunner	*sr;
-	int	 failed;
+	const TTest	*tests[] = {
+		test_commit_applies_the_whole_batch,
+		test_existing_dir_keeps_children_and_takes_metadata,
+		test_partial_journal_is_discarded,
+		test_complete_journal_is_finished,
+		test_replay_never_undoes_a_later_phase,
+		test_commit_splits_conflicting_ops_into_phases,
+		test_misfit_ops_are_skipped_and_reported,
+		test_corrupt_journal_is_an_error,
+		NULL
+	};
 
-	tcase_add_checked_fixture(tc, setup, teardown);
-	tcase_add_test(tc, test_commit_applies_the_whole_batch);
-	tcase_add_test(tc, test_existing_dir_keeps_children_and_takes_metadata);
-	tcase_add_test(tc, test_partial_journal_is_discarded);
-	tcase_add_test(tc, test_complete_journal_is_finished);
-	tcase_add_test(tc, test_replay_never_undoes_a_later_phase);
-	tcase_add_test(tc, test_commit_splits_conflicting_ops_into_phases);
-	tcase_add_test(tc, test_misfit_ops_are_skipped_and_reported);
-	tcase_add_test(tc, test_corrupt_journal_is_an_error);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return test_run("journal", tests, setup, teardown);
 }

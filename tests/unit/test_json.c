@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "testmain.h"
 
 static struct json *
 parse(const char *s)
@@ -94,20 +95,14 @@ END_TEST
 int
 main(void)
 {
-	Suite	*s = suite_create("json");
-	TCase	*tc = tcase_create("json");
-	SRunner	*sr;
-	int	 failed;
+	const TTest	*tests[] = {
+		test_inspect_like_document,
+		test_escapes_decode_to_utf8,
+		test_junk_is_refused,
+		test_depth_is_bounded,
+		test_length_is_respected,
+		NULL
+	};
 
-	tcase_add_test(tc, test_inspect_like_document);
-	tcase_add_test(tc, test_escapes_decode_to_utf8);
-	tcase_add_test(tc, test_junk_is_refused);
-	tcase_add_test(tc, test_depth_is_bounded);
-	tcase_add_test(tc, test_length_is_respected);
-	suite_add_tcase(s, tc);
-	sr = srunner_create(s);
-	srunner_run_all(sr, CK_NORMAL);
-	failed = srunner_ntests_failed(sr);
-	srunner_free(sr);
-	return failed == 0 ? 0 : 1;
+	return test_run("json", tests, NULL, NULL);
 }

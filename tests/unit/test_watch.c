@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <limits.h>
 #include <poll.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -56,7 +57,7 @@ record(const struct watch_event *ev, void *arg)
 		m_apply(ev);
 	if (log_n == log_cap) {
 		log_cap = log_cap ? log_cap * 2 : 64;
-		log_v = realloc(log_v, log_cap * sizeof(*log_v));
+		log_v = reallocarray(log_v, log_cap, sizeof(*log_v));
 		ck_assert_ptr_nonnull(log_v);
 	}
 	r = &log_v[log_n++];
@@ -684,6 +685,71 @@ START_TEST(test_overlapping_or_bad_roots_are_refused)
 END_TEST
 
 static int
+write_str(const char *path, const char *text)
+{
+	int	 fd, rc;
+
+	if ((fd = open(path, O_WRONLY)) == -1)
+		return -1;
+	rc = write(fd, text, strlen(text)) == (ssize_t)strlen(text) ? 0 : -1;
+	return close(fd) == -1 ? -1 : rc;
+}
+
+/*
+ * A user namespace of our own (root mapped to root) has its own watch
+ * limit, so it can be lowered without touching anything else.
+ */
+static int
+own_watch_limit(int limit)
+{
+	char	 text[32];
+
+	if (unshare(CLONE_NEWUSER) == -1 ||
+	    write_str("/proc/self/setgroups", "deny") == -1 ||
+	    write_str("/proc/self/uid_map", "0 0 1") == -1 ||
+	    write_str("/proc/self/gid_map", "0 0 1") == -1)
+		return -1;
+	snprintf(text, sizeof(text), "%d", limit);
+	return write_str("/proc/sys/user/max_inotify_watches", text);
+}
+
+START_TEST(test_watch_limit_is_an_error_that_names_it)
+{
+	struct pollfd	 pfd;
+	struct ls_err	 err;
+	long long	 end;
+	int		 rc = 0;
+
+	mk(at(r1, "a"));
+	mk(at(r1, "a/b"));
+	if (own_watch_limit(2) == -1) {
+		fprintf(stderr, "skipped: no user namespace: %s\n",
+		    strerror(errno));
+		return;
+	}
+	start();
+	ck_assert_int_eq(watcher_add_root(w, 1, r1, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "max_user_watches"));
+	ck_assert_uint_eq(watcher_nwatches(w), 0);
+	add_root(2, r2);
+	mk(at(r2, "x"));
+	mk(at(r2, "x/y"));
+	/* The second new dir is one watch too many: an error, not a stop. */
+	pfd.fd = watcher_fd(w);
+	pfd.events = POLLIN;
+	end = now_ms() + DEADLINE_MS;
+	while (rc == 0 && now_ms() < end)
+		if (poll(&pfd, 1, (int)(end - now_ms())) > 0)
+			rc = watcher_read(w, record, NULL, &err);
+	ck_assert_int_eq(rc, -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "max_user_watches"));
+	ck_assert_ptr_nonnull(strstr(err.msg, "x/y"));
+	ck_assert_int_ge(find(WATCH_CHANGED, 2, "x/y"), 0);
+	ck_assert_uint_eq(watcher_nwatches(w), 2);
+}
+END_TEST
+
+static int
 count_fds(void)
 {
 	DIR		*d;
@@ -902,7 +968,7 @@ m_add(struct mset *m, const char *p, int dir)
 	}
 	if (m->n == m->cap) {
 		m->cap = m->cap ? m->cap * 2 : 256;
-		m->v = realloc(m->v, m->cap * sizeof(*m->v));
+		m->v = reallocarray(m->v, m->cap, sizeof(*m->v));
 		ck_assert_ptr_nonnull(m->v);
 	}
 	m->v[m->n].path = strdup(p);
@@ -1169,15 +1235,18 @@ write_int(const char *path, int v)
 START_TEST(test_queue_overflow_gives_overflow_for_every_root)
 {
 	struct timespec	 ts[2];
-	int		 old, lowered, n, i;
+	struct ls_err	 err;
+	int		 old, lowered, restored = 1, n, i;
 
 	old = read_int(QUEUE_SYSCTL);
 	ck_assert_int_gt(old, 0);
 	lowered = write_int(QUEUE_SYSCTL, 16) == 0;
-	start();
+	w = watcher_new(&err);
 	if (lowered)
-		ck_assert_int_eq(write_int(QUEUE_SYSCTL, old), 0);
+		restored = write_int(QUEUE_SYSCTL, old) == 0;
+	ck_assert_int_eq(restored, 1);
 	ck_assert_int_eq(read_int(QUEUE_SYSCTL), old);
+	ck_assert_msg(w != NULL, "watcher_new: %s", err.msg);
 	add_root(1, r1);
 	add_root(2, r2);
 	put(at(r1, "a"), "a");
@@ -1248,6 +1317,7 @@ main(void)
 	T(test_remove_root_stops_events_and_frees_watches);
 	T(test_overlapping_or_bad_roots_are_refused);
 	T(test_free_releases_every_fd);
+	T(test_watch_limit_is_an_error_that_names_it);
 	T(test_queue_overflow_gives_overflow_for_every_root);
 	suite_add_tcase(s, tc);
 	/* Thousands of operations on ext4 under ASan: give them time. */
