@@ -31,39 +31,11 @@
 #include "buf.h"
 #include "escape.h"
 #include "index.h"
-#include "journal.h"
+#include "journal_int.h"
 #include "xmalloc.h"
-
-enum jop_kind {
-	JOP_PHASE,
-	JOP_MOVE,
-	JOP_DIR,
-	JOP_REMOVE,
-	JOP_RENAME,
-	JOP_LINK,
-};
 
 static const char *const jop_names[] = {
 	"PHASE", "MOVE", "DIR", "REMOVE", "RENAME", "LINK"
-};
-
-struct jop {
-	TAILQ_ENTRY(jop)	 entry;
-	enum jop_kind		 kind;
-	char			*a;	/* staged name, path, from, target */
-	char			*b;	/* path, to; NULL for REMOVE, PHASE */
-};
-TAILQ_HEAD(jops, jop);
-
-struct journal {
-	journal_skip_cb	*skip;
-	void		*skip_arg;
-	int		 rootfd;
-	int		 stagefd;
-	char		*statedir;
-	struct jops	 ops;
-	size_t		 nops;
-	uint64_t	 seq;		/* stage names */
 };
 
 struct journal *
@@ -391,207 +363,6 @@ parse(char *text, struct jops *ops, uint64_t *gen, struct ls_err *err)
 	return 0;
 }
 
-/* Does rel exist beneath root? 1 yes, 0 no, -1 error. Fills *st. */
-static int
-exists(int rootfd, const char *rel, struct stat *st, struct ls_err *err)
-{
-	int	 fd;
-
-	if ((fd = beneath_open(rootfd, rel, O_PATH, 0, err)) == -1)
-		return errno == ENOENT ? 0 : -1;
-	if (fstat(fd, st) == -1) {
-		ls_err_sys(err, "fstat");
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return 1;
-}
-
-static int
-staged_exists(int stagefd, const char *name, struct ls_err *err)
-{
-	struct stat	 st;
-
-	if (fstatat(stagefd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-		return 1;
-	if (errno == ENOENT)
-		return 0;
-	ls_err_sys(err, "stage %s", name);
-	return -1;
-}
-
-static int
-op_move(struct journal *j, struct apply *ap, const struct jop *op,
-    struct ls_err *err)
-{
-	const char	*leaf;
-	int		 pfd, r, tries;
-
-	if ((r = staged_exists(j->stagefd, op->a, err)) != 1)
-		return r;	/* 0: it already ran */
-	if ((pfd = beneath_parent(j->rootfd, op->b, &leaf, err)) == -1)
-		return -1;
-	for (tries = 0; tries < 2; tries++) {
-		if (renameat(j->stagefd, op->a, pfd, leaf) == 0)
-			break;
-		/* rename(2) will not put a file over a dir or replace a
-		 * non-empty dir: remove the old entry, then try again. */
-		if (tries > 0 || (errno != EISDIR && errno != ENOTDIR &&
-		    errno != ENOTEMPTY && errno != EEXIST)) {
-			ls_err_sys(err, "move into %s", op->b);
-			close(pfd);
-			return -1;
-		}
-		if (apply_remove(ap, op->b, err) == -1) {
-			close(pfd);
-			return -1;
-		}
-	}
-	close(pfd);
-	return 0;
-}
-
-/* A staged directory's metadata, owned here, as an apply_entry. */
-struct staged_dir {
-	struct apply_entry	 e;
-	struct apply_xattr	 xa[FRAME_MAX_XATTRS];
-};
-
-static void
-staged_dir_clear(struct staged_dir *sd)
-{
-	size_t	 i;
-
-	for (i = 0; i < sd->e.nxattr; i++) {
-		free((char *)(uintptr_t)sd->xa[i].name);
-		free((void *)(uintptr_t)sd->xa[i].value);
-	}
-}
-
-static int
-staged_dir_read(int stagefd, const char *name, const char *path,
-    struct staged_dir *sd, struct ls_err *err)
-{
-	char		 names[8192], *n;
-	char		 val[FRAME_MAX_XATTR_VALUE];
-	struct stat	 st;
-	ssize_t		 len, vlen;
-	int		 fd;
-
-	memset(sd, 0, sizeof(*sd));
-	if ((fd = openat(stagefd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || fstat(fd, &st) == -1 ||
-	    (len = flistxattr(fd, names, sizeof(names))) == -1) {
-		ls_err_sys(err, "stage %s", name);
-		if (fd != -1)
-			close(fd);
-		return -1;
-	}
-	sd->e.path = path;
-	sd->e.kind = ENTRY_DIR;
-	sd->e.mode = st.st_mode & 07777;
-	sd->e.uid = st.st_uid;
-	sd->e.gid = st.st_gid;
-	sd->e.mtime = st.st_mtim;
-	sd->e.xattrs = sd->xa;
-	for (n = names; n < names + len && sd->e.nxattr < FRAME_MAX_XATTRS;
-	    n += strlen(n) + 1) {
-		if (!xattr_copyable(n) ||
-		    (vlen = fgetxattr(fd, n, val, sizeof(val))) < 0)
-			continue;
-		sd->xa[sd->e.nxattr].name = xstrdup(n);
-		sd->xa[sd->e.nxattr].value = memcpy(xmalloc((size_t)vlen + 1),
-		    val, (size_t)vlen);
-		sd->xa[sd->e.nxattr++].len = (size_t)vlen;
-	}
-	close(fd);
-	return 0;
-}
-
-/*
- * A directory entry: new, it moves into place like anything else; over
- * an existing directory (whose children must stay), only its metadata
- * is applied, read back from the staged copy.
- */
-static int
-op_dir(struct journal *j, struct apply *ap, const struct jop *op,
-    struct ls_err *err)
-{
-	struct staged_dir	 sd;
-	struct stat		 st;
-	int			 r;
-
-	if ((r = staged_exists(j->stagefd, op->a, err)) != 1)
-		return r;
-	if ((r = exists(j->rootfd, op->b, &st, err)) == -1)
-		return -1;
-	if (r == 0 || !S_ISDIR(st.st_mode))
-		return op_move(j, ap, op, err);
-	if (staged_dir_read(j->stagefd, op->a, op->b, &sd, err) == -1)
-		return -1;
-	r = apply_node(ap, &sd.e, err);
-	staged_dir_clear(&sd);
-	if (r == 0 && unlinkat(j->stagefd, op->a, AT_REMOVEDIR) == -1) {
-		ls_err_sys(err, "stage %s", op->a);
-		r = -1;
-	}
-	return r;
-}
-
-static int
-op_rename(struct journal *j, struct apply *ap, const struct jop *op,
-    struct ls_err *err)
-{
-	struct stat	 st;
-	int		 r;
-
-	if ((r = exists(j->rootfd, op->a, &st, err)) != 1)
-		return r;	/* source gone: it already ran (or never was) */
-	return apply_rename(ap, op->a, op->b, err);
-}
-
-static int
-op_link(struct journal *j, struct apply *ap, const struct jop *op,
-    struct ls_err *err)
-{
-	struct apply_entry	 e;
-	struct stat		 src, dst;
-	int			 r;
-
-	if ((r = exists(j->rootfd, op->a, &src, err)) != 1)
-		return r == 0 ? 0 : -1;	/* source gone: a later batch */
-	if ((r = exists(j->rootfd, op->b, &dst, err)) == -1)
-		return -1;
-	if (r == 1 && src.st_ino == dst.st_ino && src.st_dev == dst.st_dev)
-		return 0;
-	memset(&e, 0, sizeof(e));
-	e.path = op->b;
-	e.kind = ENTRY_HARDLINK;
-	e.target = op->a;
-	return apply_node(ap, &e, err);
-}
-
-static int
-run_op(struct journal *j, struct apply *ap, const struct jop *op,
-    struct ls_err *err)
-{
-	switch (op->kind) {
-	case JOP_MOVE:
-		return op_move(j, ap, op, err);
-	case JOP_DIR:
-		return op_dir(j, ap, op, err);
-	case JOP_REMOVE:
-		return apply_remove(ap, op->a, err);
-	case JOP_RENAME:
-		return op_rename(j, ap, op, err);
-	case JOP_LINK:
-		return op_link(j, ap, op, err);
-	default:
-		return 0;
-	}
-}
-
 static int
 write_done(const char *statedir, int phases, struct ls_err *err)
 {
@@ -633,7 +404,7 @@ run_phases(struct journal *j, int done, struct ls_err *err)
 			phase++;
 			continue;
 		}
-		if (phase > done && run_op(j, ap, op, err) == -1) {
+		if (phase > done && journal_run_op(j, ap, op, err) == -1) {
 			if (!misfit(errno)) {
 				r = -1;
 				break;

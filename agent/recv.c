@@ -28,39 +28,14 @@
 #include "log.h"
 #include "proc.h"
 #include "recv.h"
+#include "recv_int.h"
 #include "runtime.h"
 #include "source.h"
 #include "xmalloc.h"
 
-struct recv {
-	const struct conf	*conf;
-	int			 out;
-	struct buf		 obuf;
-	/* The open container. */
-	char			*name;
-	char			*upperdir;
-	int			 rootfd, stagefd;
-	char			*statedir;
-	struct journal		*journal;
-	struct apply		*stage;		/* builds entries in the stage */
-	uint64_t		 gen;
-	/* The regular file being received, and its patch if a delta. */
-	struct apply_file	*file;
-	char			*file_staged;
-	char			*file_path;
-	struct delta_job	*patch;
-	struct source_entry	 basis;
-	uint64_t		 patch_off;
-	struct buf		 patched;
-	/* A twin waiting for its image, and the `load` receiving it. */
-	struct twin_spec	 pending;
-	int			 has_pending;
-	pid_t			 loader;
-	int			 loader_fd;
-};
 
-static int
-flush_out(struct recv *r, struct ls_err *err)
+int
+recv_flush(struct recv *r, struct ls_err *err)
 {
 	ssize_t	 n;
 
@@ -77,18 +52,9 @@ flush_out(struct recv *r, struct ls_err *err)
 }
 
 static void
-close_patch(struct recv *r)
-{
-	delta_job_free(r->patch);
-	r->patch = NULL;
-	source_entry_clear(&r->basis);
-	buf_reset(&r->patched);
-}
-
-static void
 close_container(struct recv *r)
 {
-	close_patch(r);
+	recv_close_patch(r);
 	if (r->file != NULL) {
 		apply_file_abort(r->file);
 		r->file = NULL;
@@ -112,8 +78,8 @@ close_container(struct recv *r)
 }
 
 /* A wire string as a C string, refused if it is not a valid path. */
-static char *
-wire_path(struct frame_str s, struct ls_err *err)
+char *
+recv_wire_path(struct frame_str s, struct ls_err *err)
 {
 	char	*p = xmalloc(s.len + 1);
 
@@ -128,8 +94,8 @@ wire_path(struct frame_str s, struct ls_err *err)
 	return p;
 }
 
-static char *
-wire_name(struct frame_str s, struct ls_err *err)
+char *
+recv_wire_name(struct frame_str s, struct ls_err *err)
 {
 	char	*p = xmalloc(s.len + 1);
 
@@ -141,124 +107,6 @@ wire_name(struct frame_str s, struct ls_err *err)
 		return NULL;
 	}
 	return p;
-}
-
-static int
-on_twin(struct recv *r, const struct frame *f, struct ls_err *err)
-{
-	struct twin_spec	 spec;
-	struct container_info	 ci;
-	struct ls_err		 ierr;
-	int			 rc = -1;
-
-	frame_get_twin(f, &spec);
-	if (runtime_spec_check(&spec, err) == -1)
-		goto out;
-	if (runtime_inspect(r->conf->runtime, spec.name, &ci, &ierr) == 0) {
-		/* It exists: it must be the twin of the same image. */
-		if (strcmp(ci.spec.image, spec.image) != 0)
-			ls_err_set(err, "container %s exists on %s with image "
-			    "%.12s, not %.12s: remove it or rename one",
-			    spec.name, r->conf->node, ci.spec.image,
-			    spec.image);
-		else
-			rc = 0;
-		container_info_clear(&ci);
-		goto out;
-	}
-	if (!runtime_image_exists(r->conf->runtime, spec.image)) {
-		log_info("image %.12s is missing: asking for it", spec.image);
-		twin_spec_clear(&r->pending);
-		r->pending = spec;
-		r->has_pending = 1;
-		frame_put_empty(&r->obuf, FRAME_NEED_IMAGE);
-		return 0;
-	}
-	if ((rc = runtime_create(r->conf->runtime, &spec, err)) == 0)
-		log_info("created stopped twin %s", spec.name);
-out:
-	twin_spec_clear(&spec);
-	if (rc == 0)
-		frame_put_empty(&r->obuf, FRAME_TWIN_OK);
-	return rc;
-}
-
-static void
-stop_loader(struct recv *r)
-{
-	if (r->loader_fd != -1)
-		close(r->loader_fd);
-	r->loader_fd = -1;
-	if (r->loader > 0) {
-		kill(-r->loader, SIGKILL);
-		waitpid(r->loader, NULL, 0);
-	}
-	r->loader = 0;
-}
-
-/* IMAGE: the image's `save` output, piped into `load` as it comes. */
-static int
-on_image(struct recv *r, const struct frame *f, struct ls_err *err)
-{
-	char		**argv;
-	const uint8_t	 *p = f->u.data.p;
-	size_t		  left = f->u.data.len;
-	ssize_t		  n;
-
-	if (!r->has_pending) {
-		ls_err_set(err, "IMAGE without NEED_IMAGE");
-		return -1;
-	}
-	if (r->loader == 0) {
-		argv = runtime_load_argv(r->conf->runtime);
-		r->loader = proc_spawn(argv, &r->loader_fd, NULL, err);
-		strv_free(argv);
-		if (r->loader == -1) {
-			r->loader = 0;
-			return -1;
-		}
-	}
-	for (; left > 0; p += n, left -= (size_t)n)
-		if ((n = write(r->loader_fd, p, left)) == -1) {
-			if (errno == EINTR) {
-				n = 0;
-				continue;
-			}
-			ls_err_sys(err, "%s load", r->conf->runtime);
-			return -1;
-		}
-	return 0;
-}
-
-/* IMAGE_END: the load must succeed and bring the image; then the twin. */
-static int
-on_image_end(struct recv *r, struct ls_err *err)
-{
-	int	 status;
-
-	if (!r->has_pending || r->loader == 0) {
-		ls_err_set(err, "IMAGE_END without an image");
-		return -1;
-	}
-	close(r->loader_fd);
-	r->loader_fd = -1;
-	while (waitpid(r->loader, &status, 0) == -1 && errno == EINTR)
-		;
-	r->loader = 0;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 ||
-	    !runtime_image_exists(r->conf->runtime, r->pending.image)) {
-		ls_err_set(err, "%s load of image %.12s failed",
-		    r->conf->runtime, r->pending.image);
-		return -1;
-	}
-	log_info("loaded image %.12s", r->pending.image);
-	r->has_pending = 0;
-	if (runtime_create(r->conf->runtime, &r->pending, err) == -1)
-		return -1;
-	log_info("created stopped twin %s", r->pending.name);
-	twin_spec_clear(&r->pending);
-	frame_put_empty(&r->obuf, FRAME_TWIN_OK);
-	return 0;
 }
 
 /* The stage dir sits beside the upperdir: same filesystem, not in it. */
@@ -288,7 +136,7 @@ on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 	int			 rc = -1;
 
 	close_container(r);
-	if ((r->name = wire_name(f->u.str, err)) == NULL)
+	if ((r->name = recv_wire_name(f->u.str, err)) == NULL)
 		return -1;
 	if (runtime_inspect(r->conf->runtime, r->name, &ci, err) == -1)
 		return -1;
@@ -349,109 +197,6 @@ to_apply_entry(const struct frame_entry *fe, struct apply_entry *e,
 	e->nxattr = fe->nxattr;
 }
 
-/*
- * A regular file sent as a delta: its basis is the twin's committed
- * file named by the entry's target, read as safely as the primary
- * reads its own tree.
- */
-static int
-open_basis(struct recv *r, struct frame_str target, struct ls_err *err)
-{
-	char	*path;
-	int	 rc = -1;
-
-	if ((path = wire_path(target, err)) == NULL)
-		return -1;
-	if (source_read(r->rootfd, path, &r->basis, err) == -1)
-		goto out;
-	if (r->basis.kind != ENTRY_REG) {
-		ls_err_set(err, "delta basis %s is not a regular file", path);
-		goto out;
-	}
-	r->patch = delta_patch_new(r->basis.fd);
-	r->patch_off = 0;
-	rc = 0;
-out:
-	if (rc == -1)
-		close_patch(r);
-	free(path);
-	return rc;
-}
-
-/* Feed delta bytes; write what the patch produced to the staged file. */
-static int
-on_delta(struct recv *r, const void *p, size_t len, int eof,
-    struct ls_err *err)
-{
-	int	 done;
-
-	if (r->file == NULL || r->patch == NULL) {
-		ls_err_set(err, "DELTA without a delta entry");
-		return -1;
-	}
-	if ((done = delta_feed(r->patch, p, len, eof, &r->patched, err)) == -1)
-		return -1;
-	if (r->patched.len > 0 && apply_file_write(r->file, r->patch_off,
-	    r->patched.data, r->patched.len, err) == -1)
-		return -1;
-	r->patch_off += r->patched.len;
-	buf_reset(&r->patched);
-	if (eof && !done) {
-		ls_err_set(err, "delta for %s ended early", r->file_path);
-		return -1;
-	}
-	return 0;
-}
-
-/* SIGREQ: the signature of the twin's copy, streamed, then SIGEND. */
-static int
-on_sigreq(struct recv *r, const struct frame *f, struct ls_err *err)
-{
-	struct source_entry	 se;
-	struct delta_job	*job;
-	struct buf		 sig;
-	char			 chunk[FRAME_MAX_DATA], *path;
-	size_t			 off;
-	ssize_t			 n;
-	int			 rc = -1, done = 0;
-
-	if (r->journal == NULL || (path = wire_path(f->u.str, err)) == NULL)
-		return -1;
-	if (source_read(r->rootfd, path, &se, err) == -1 ||
-	    se.kind != ENTRY_REG) {
-		source_entry_clear(&se);
-		free(path);
-		frame_put_gen(&r->obuf, FRAME_SIGEND, 0);
-		return 0;	/* no basis: the primary sends it whole */
-	}
-	buf_init(&sig);
-	job = delta_sig_new(se.st.st_size);
-	while (!done) {
-		if ((n = read(se.fd, chunk, sizeof(chunk))) == -1) {
-			ls_err_sys(err, "%s: read", path);
-			goto out;
-		}
-		if ((done = delta_feed(job, chunk, (size_t)n, n == 0, &sig,
-		    err)) == -1)
-			goto out;
-		for (off = 0; off < sig.len; off += FRAME_MAX_DATA)
-			frame_put_bytes(&r->obuf, FRAME_SIG, sig.data + off,
-			    sig.len - off < FRAME_MAX_DATA ? sig.len - off :
-			    FRAME_MAX_DATA);
-		buf_reset(&sig);
-		if (r->obuf.len > 4 * FRAME_MAX_DATA && flush_out(r, err) == -1)
-			goto out;
-	}
-	frame_put_gen(&r->obuf, FRAME_SIGEND, 1);
-	rc = 0;
-out:
-	delta_job_free(job);
-	buf_release(&sig);
-	source_entry_clear(&se);
-	free(path);
-	return rc;
-}
-
 /* Build the entry in the stage under a new name; record its move. */
 static int
 on_entry(struct recv *r, const struct frame *f, struct ls_err *err)
@@ -468,11 +213,11 @@ on_entry(struct recv *r, const struct frame *f, struct ls_err *err)
 		ls_err_set(err, "ENTRY out of order");
 		return -1;
 	}
-	if ((path = wire_path(fe->path, err)) == NULL)
+	if ((path = recv_wire_path(fe->path, err)) == NULL)
 		return -1;
 	to_apply_entry(fe, &e, xa, names);
 	if (fe->kind == ENTRY_HARDLINK) {
-		if ((target = wire_path(fe->target, err)) != NULL) {
+		if ((target = recv_wire_path(fe->target, err)) != NULL) {
 			journal_link(r->journal, target, path);
 			rc = 0;
 		}
@@ -487,7 +232,7 @@ on_entry(struct recv *r, const struct frame *f, struct ls_err *err)
 	staged = journal_stage_name(r->journal);
 	e.path = staged;
 	if (fe->kind == ENTRY_REG && fe->target.len > 0 &&
-	    open_basis(r, fe->target, err) == -1)
+	    recv_open_basis(r, fe->target, err) == -1)
 		goto out;
 	if (fe->kind == ENTRY_REG) {
 		if ((r->file = apply_file_open(r->stage, &e, err)) != NULL) {
@@ -523,8 +268,8 @@ on_file_end(struct recv *r, struct ls_err *err)
 		return -1;
 	}
 	if (r->patch != NULL) {
-		rc = on_delta(r, NULL, 0, 1, err);
-		close_patch(r);
+		rc = recv_on_delta(r, NULL, 0, 1, err);
+		recv_close_patch(r);
 		if (rc == -1)
 			return -1;
 	}
@@ -610,12 +355,12 @@ on_path_op(struct recv *r, const struct frame *f, struct ls_err *err)
 		return -1;
 	}
 	if (f->type == FRAME_REMOVE) {
-		if ((a = wire_path(f->u.str, err)) == NULL)
+		if ((a = recv_wire_path(f->u.str, err)) == NULL)
 			return -1;
 		journal_remove(r->journal, a);
 	} else {
-		if ((a = wire_path(f->u.rename.from, err)) == NULL ||
-		    (b = wire_path(f->u.rename.to, err)) == NULL) {
+		if ((a = recv_wire_path(f->u.rename.from, err)) == NULL ||
+		    (b = recv_wire_path(f->u.rename.to, err)) == NULL) {
 			free(a);
 			return -1;
 		}
@@ -639,7 +384,7 @@ handle(struct recv *r, const struct frame *f, struct ls_err *err)
 		frame_put_hello(&r->obuf, r->conf->node);
 		return 0;
 	case FRAME_TWIN:
-		return on_twin(r, f, err);
+		return recv_on_twin(r, f, err);
 	case FRAME_OPEN:
 		return on_open(r, f, err);
 	case FRAME_ENTRY:
@@ -652,13 +397,13 @@ handle(struct recv *r, const struct frame *f, struct ls_err *err)
 		return apply_file_write(r->file, f->u.data.offset,
 		    f->u.data.p, f->u.data.len, err);
 	case FRAME_DELTA:
-		return on_delta(r, f->u.data.p, f->u.data.len, 0, err);
+		return recv_on_delta(r, f->u.data.p, f->u.data.len, 0, err);
 	case FRAME_IMAGE:
-		return on_image(r, f, err);
+		return recv_on_image(r, f, err);
 	case FRAME_IMAGE_END:
-		return on_image_end(r, err);
+		return recv_on_image_end(r, err);
 	case FRAME_SIGREQ:
-		return on_sigreq(r, f, err);
+		return recv_on_sigreq(r, f, err);
 	case FRAME_END:
 		return on_file_end(r, err);
 	case FRAME_REMOVE:
@@ -706,7 +451,7 @@ recv_serve(const struct conf *conf, int in, int out)
 				goto fail;
 			buf_consume(&ibuf, used);
 		}
-		if (d == -1 || flush_out(&r, &err) == -1)
+		if (d == -1 || recv_flush(&r, &err) == -1)
 			goto fail;
 		if ((n = read(in, tmp, sizeof(tmp))) == -1 && errno == EINTR)
 			continue;
@@ -722,11 +467,11 @@ fail:
 	log_warnx("serve: %s", err.msg);
 	buf_reset(&r.obuf);
 	frame_put_str(&r.obuf, FRAME_ERROR, err.msg);
-	flush_out(&r, &err);
+	recv_flush(&r, &err);
 	rc = -1;
 out:
 	close_container(&r);
-	stop_loader(&r);
+	recv_stop_loader(&r);
 	twin_spec_clear(&r.pending);
 	buf_release(&ibuf);
 	buf_release(&r.obuf);
@@ -734,35 +479,3 @@ out:
 	return rc;
 }
 
-/*
- * `serve --purge-twin=NAME`: remove the stopped twin NAME and its receiving
- * state, for `remove --purge` on the primary. A running twin is the
- * service itself after a failover: it is refused.
- */
-int
-recv_purge(const struct conf *conf, const char *name)
-{
-	struct container_info	 ci;
-	struct ls_err		 err;
-	char			*dir;
-	int			 rc = -1;
-
-	if (runtime_inspect(conf->runtime, name, &ci, &err) == -1) {
-		log_warnx("purge: %s", err.msg);
-		return -1;
-	}
-	if (ci.running)
-		log_warnx("purge: twin %s is running on %s: refused", name,
-		    conf->node);
-	else if (runtime_remove(conf->runtime, name, &err) == -1)
-		log_warnx("purge: %s", err.msg);
-	else {
-		dir = xasprintf("%s/twins/%s", conf->state_dir, name);
-		journal_forget(dir);
-		free(dir);
-		log_info("purged twin %s", name);
-		rc = 0;
-	}
-	container_info_clear(&ci);
-	return rc;
-}

@@ -1,0 +1,46 @@
+/*
+ * journal_int: what journal.c and journal_op.c share, private to them.
+ * The journal owns its operations and their strings.
+ */
+#ifndef LS_JOURNAL_INT_H
+#define LS_JOURNAL_INT_H
+
+#include <bsd/sys/queue.h>
+
+#include "journal.h"
+
+struct apply;
+
+enum jop_kind {
+	JOP_PHASE,
+	JOP_MOVE,
+	JOP_DIR,
+	JOP_REMOVE,
+	JOP_RENAME,
+	JOP_LINK,
+};
+
+
+struct jop {
+	TAILQ_ENTRY(jop)	 entry;
+	enum jop_kind		 kind;
+	char			*a;	/* staged name, path, from, target */
+	char			*b;	/* path, to; NULL for REMOVE, PHASE */
+};
+TAILQ_HEAD(jops, jop);
+
+struct journal {
+	journal_skip_cb	*skip;
+	void		*skip_arg;
+	int		 rootfd;
+	int		 stagefd;
+	char		*statedir;
+	struct jops	 ops;
+	size_t		 nops;
+	uint64_t	 seq;		/* stage names */
+};
+
+int	journal_run_op(struct journal *, struct apply *, const struct jop *,
+	    struct ls_err *);
+
+#endif

@@ -1,0 +1,64 @@
+/*
+ * recv_int: the receiving session's state and the pieces of it that
+ * recv.c, recv_twin.c (the twin, its image, purge) and recv_delta.c
+ * (signatures and patches) share. Private to those files.
+ */
+#ifndef LS_RECV_INT_H
+#define LS_RECV_INT_H
+
+#include <sys/types.h>
+
+#include "buf.h"
+#include "frame.h"
+#include "runtime.h"
+#include "source.h"
+
+struct apply;
+struct apply_file;
+struct conf;
+struct delta_job;
+struct journal;
+
+struct recv {
+	const struct conf	*conf;
+	int			 out;
+	struct buf		 obuf;
+	/* The open container. */
+	char			*name;
+	char			*upperdir;
+	int			 rootfd, stagefd;
+	char			*statedir;
+	struct journal		*journal;
+	struct apply		*stage;		/* builds entries in the stage */
+	uint64_t		 gen;
+	/* The regular file being received, and its patch if a delta. */
+	struct apply_file	*file;
+	char			*file_staged;
+	char			*file_path;
+	struct delta_job	*patch;
+	struct source_entry	 basis;
+	uint64_t		 patch_off;
+	struct buf		 patched;
+	/* A twin waiting for its image, and the `load` receiving it. */
+	struct twin_spec	 pending;
+	int			 has_pending;
+	pid_t			 loader;
+	int			 loader_fd;
+};
+
+int	 recv_flush(struct recv *, struct ls_err *);
+char	*recv_wire_path(struct frame_str, struct ls_err *);
+char	*recv_wire_name(struct frame_str, struct ls_err *);
+
+int	 recv_on_twin(struct recv *, const struct frame *, struct ls_err *);
+int	 recv_on_image(struct recv *, const struct frame *, struct ls_err *);
+int	 recv_on_image_end(struct recv *, struct ls_err *);
+void	 recv_stop_loader(struct recv *);
+
+void	 recv_close_patch(struct recv *);
+int	 recv_open_basis(struct recv *, struct frame_str, struct ls_err *);
+int	 recv_on_delta(struct recv *, const void *, size_t, int eof,
+	    struct ls_err *);
+int	 recv_on_sigreq(struct recv *, const struct frame *, struct ls_err *);
+
+#endif
