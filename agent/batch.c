@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "batch.h"
+#include "batch_int.h"
 #include "delta.h"
 #include "beneath.h"
 #include "frame.h"
@@ -22,62 +22,6 @@
 #include "log.h"
 #include "source.h"
 #include "xmalloc.h"
-
-enum item_kind {
-	ITEM_RENAME,
-	ITEM_PATH,
-};
-
-struct item {
-	enum item_kind	 kind;
-	char		*path;
-	char		*to;		/* ITEM_RENAME */
-	int		 tree;		/* ITEM_PATH: expand a directory */
-	int		 force;		/* ship even if the index agrees */
-};
-
-enum update_kind {
-	UP_SET,
-	UP_DEL,
-	UP_RENAME,
-};
-
-struct update {
-	enum update_kind	 kind;
-	char			*path;
-	char			*to;
-	struct index_stat	 st;
-};
-
-struct batch {
-	int			 rootfd;
-	struct index		*index;
-	uint64_t		 gen;
-	struct item		*items;
-	size_t			 nitems, capitems, next;
-	size_t			 nrenames;	/* the leading items */
-	struct update		*ups;
-	size_t			 nups, capups;
-	struct index		*seen;
-	struct index		*links;		/* ino -> name sent first */
-	struct index		*acked_links;	/* ino -> chain of acked names */
-	int			 links_learned;
-	char			**linkpaths;	/* names, with ... */
-	size_t			*linknext;	/* ... chains through them */
-	size_t			 nlinks;
-	struct source_entry	 cur;		/* regular file being sent */
-	int			 streaming;
-	off_t			 off, ext_end;
-	struct delta_job	*delta;		/* cur ships as a delta */
-	struct buf		 deltaout;
-	/* Files planned as deltas: path (new name), basis (the peer's). */
-	char			**dpath, **dbasis;
-	struct rs_signature	**dsig;
-	size_t			 ndelta;
-	int			 sweep;		/* after the walk: 1 due, 2 done */
-	int			 committed;
-	struct batch_stats	 stats;
-};
 
 struct batch *
 batch_new(int rootfd, struct index *index, uint64_t gen)
@@ -133,8 +77,8 @@ batch_free(struct batch *b)
 	free(b);
 }
 
-static struct item *
-add_item(struct batch *b, enum item_kind kind, const char *path,
+struct item *
+batch_add_item(struct batch *b, enum item_kind kind, const char *path,
     const char *to, int tree)
 {
 	struct item	*it;
@@ -177,14 +121,14 @@ batch_add_rename(struct batch *b, const char *from, const char *to)
 {
 	if (b->nitems != b->nrenames)
 		fatalx("batch_add_rename after a path");
-	add_item(b, ITEM_RENAME, from, to, 0);
+	batch_add_item(b, ITEM_RENAME, from, to, 0);
 	b->nrenames++;
 }
 
 void
 batch_add_path(struct batch *b, const char *path, int tree)
 {
-	add_item(b, ITEM_PATH, path, NULL, tree);
+	batch_add_item(b, ITEM_PATH, path, NULL, tree);
 }
 
 /*
@@ -196,7 +140,7 @@ batch_add_path(struct batch *b, const char *path, int tree)
 void
 batch_add_rescan(struct batch *b)
 {
-	add_item(b, ITEM_PATH, "", NULL, 1);
+	batch_add_item(b, ITEM_PATH, "", NULL, 1);
 	b->sweep = 1;
 }
 
@@ -242,8 +186,8 @@ gone(int e)
 }
 
 /* The name path had before this batch's renames: the index's name. */
-static char *
-old_name(const struct batch *b, const char *path)
+char *
+batch_old_name(const struct batch *b, const char *path)
 {
 	char	*old = xstrdup(path), *p;
 	size_t	 i;
@@ -258,73 +202,15 @@ old_name(const struct batch *b, const char *path)
 }
 
 /* What the index says of path, looked up under its old name. */
-static const struct index_stat *
-acked(const struct batch *b, const char *path)
+const struct index_stat *
+batch_acked(const struct batch *b, const char *path)
 {
 	const struct index_stat	*st;
-	char			*old = old_name(b, path);
+	char			*old = batch_old_name(b, path);
 
 	st = index_get(b->index, old);
 	free(old);
 	return st;
-}
-
-/*
- * The dirty regular files the peer holds, big enough for a delta. The
- * basis is named as the twin has it now: before this batch's renames.
- */
-size_t
-batch_plan_deltas(struct batch *b)
-{
-	const struct index_stat	*st;
-	size_t			 i;
-
-	for (i = b->nrenames; i < b->nitems; i++) {
-		if (b->items[i].tree ||
-		    (st = acked(b, b->items[i].path)) == NULL ||
-		    !S_ISREG(st->mode) || st->size < DELTA_MIN_SIZE)
-			continue;
-		b->dpath = xreallocarray(b->dpath, b->ndelta + 1,
-		    sizeof(*b->dpath));
-		b->dbasis = xreallocarray(b->dbasis, b->ndelta + 1,
-		    sizeof(*b->dbasis));
-		b->dsig = xreallocarray(b->dsig, b->ndelta + 1,
-		    sizeof(*b->dsig));
-		b->dpath[b->ndelta] = xstrdup(b->items[i].path);
-		b->dbasis[b->ndelta] = old_name(b, b->items[i].path);
-		b->dsig[b->ndelta++] = NULL;
-	}
-	return b->ndelta;
-}
-
-const char *
-batch_delta_basis(const struct batch *b, size_t i)
-{
-	return b->dbasis[i];
-}
-
-/* The peer's signature for planned delta i (NULL: it has no basis). */
-void
-batch_delta_sig(struct batch *b, size_t i, struct rs_signature *sig)
-{
-	delta_sig_free(b->dsig[i]);
-	b->dsig[i] = sig;
-}
-
-/* Planned delta for path with a signature in hand, or -1. */
-static ssize_t
-delta_for(const struct batch *b, const struct source_entry *se)
-{
-	size_t	 i;
-
-	/* A sparse file would come out dense from a patch: send it whole. */
-	if (se->kind != ENTRY_REG || se->st.st_size < DELTA_MIN_SIZE ||
-	    se->st.st_blocks * 512 < se->st.st_size)
-		return -1;
-	for (i = 0; i < b->ndelta; i++)
-		if (b->dsig[i] != NULL && strcmp(b->dpath[i], se->path) == 0)
-			return (ssize_t)i;
-	return -1;
 }
 
 static void
@@ -359,95 +245,11 @@ expand(struct batch *b, const char *path, struct ls_err *err)
 			continue;
 		child = path[0] == '\0' ? xstrdup(de->d_name) :
 		    xasprintf("%s/%s", path, de->d_name);
-		add_item(b, ITEM_PATH, child, NULL, 1);
+		batch_add_item(b, ITEM_PATH, child, NULL, 1);
 		free(child);
 	}
 	closedir(d);
 	return 0;
-}
-
-/* Names as an array with per-inode chains: owned by the batch. */
-static size_t
-name_add(struct batch *b, const char *path, size_t next)
-{
-	b->linkpaths = xreallocarray(b->linkpaths, b->nlinks + 1,
-	    sizeof(*b->linkpaths));
-	b->linknext = xreallocarray(b->linknext, b->nlinks + 1,
-	    sizeof(*b->linknext));
-	b->linkpaths[b->nlinks] = xstrdup(path);
-	b->linknext[b->nlinks] = next;
-	return b->nlinks++;
-}
-
-static void
-map_set(struct index *map, const char *key, size_t value)
-{
-	struct index_stat	 st;
-
-	memset(&st, 0, sizeof(st));
-	st.size = value;
-	index_set(map, key, &st);
-}
-
-/* Chain the acknowledged names of every regular file by inode, once. */
-static void
-learn_acked_link(const char *path, const struct index_stat *st, void *arg)
-{
-	struct batch			*b = arg;
-	const struct index_stat		*head;
-	char				 key[32], *p, *q;
-	size_t				 i;
-
-	/* Any regular file: it may have had one name when it was shipped. */
-	if (!S_ISREG(st->mode))
-		return;
-	/* The peer applies this batch's renames first: use new names. */
-	p = xstrdup(path);
-	for (i = 0; i < b->nrenames; i++)
-		if ((q = path_reparent(p, b->items[i].path,
-		    b->items[i].to)) != NULL) {
-			free(p);
-			p = q;
-		}
-	snprintf(key, sizeof(key), "%ju", (uintmax_t)st->ino);
-	head = index_get(b->acked_links, key);
-	map_set(b->acked_links, key, name_add(b, p, head != NULL ?
-	    head->size : SIZE_MAX));
-	free(p);
-}
-
-/*
- * Hard links. The first name of a multiply-linked inode in a batch is
- * shipped whole (the twin gets a new inode), and every name the peer
- * holds for that inode is queued, to be linked to it: so a change to
- * any name reaches all of them and the group stays one inode. Later
- * names return the first one, to be shipped as links. (One upperdir is
- * one filesystem: the inode number is the key.)
- */
-static const char *
-link_source(struct batch *b, const struct source_entry *se)
-{
-	const struct index_stat	*hit;
-	char			 key[32];
-	size_t			 i;
-
-	if (se->kind != ENTRY_REG || se->st.st_nlink < 2)
-		return NULL;
-	if (!b->links_learned) {
-		index_walk(b->index, learn_acked_link, b);
-		b->links_learned = 1;
-	}
-	snprintf(key, sizeof(key), "%ju", (uintmax_t)se->st.st_ino);
-	if ((hit = index_get(b->links, key)) != NULL)
-		return b->linkpaths[hit->size];
-	map_set(b->links, key, name_add(b, se->path, SIZE_MAX));
-	if ((hit = index_get(b->acked_links, key)) != NULL)
-		for (i = hit->size; i != SIZE_MAX; i = b->linknext[i])
-			if (strcmp(b->linkpaths[i], se->path) != 0)
-				/* Unchanged itself, it must still be relinked. */
-				add_item(b, ITEM_PATH, b->linkpaths[i], NULL,
-				    0)->force = 1;
-	return NULL;
 }
 
 /* Ship one path's entry; a regular file's data follows in pump. */
@@ -486,7 +288,7 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 	}
 	if (source_read(b->rootfd, path, &se, err) == -1) {
 		if (gone(errno) || errno == EOPNOTSUPP) {
-			if (acked(b, path) != NULL)
+			if (batch_acked(b, path) != NULL)
 				emit_remove(b, path, out);
 			r = 0;
 		} else
@@ -495,14 +297,14 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 		goto out;
 	}
 	index_stat_from(&st, &se.st);
-	old = acked(b, path);
+	old = batch_acked(b, path);
 	if (force || old == NULL || !index_stat_same(old, &st)) {
 		source_to_frame(&se, &fe);
-		if ((lsrc = link_source(b, &se)) != NULL) {
+		if ((lsrc = batch_link_source(b, &se)) != NULL) {
 			fe.kind = ENTRY_HARDLINK;
 			fe.target = (struct frame_str){ lsrc, strlen(lsrc) };
 			fe.nxattr = 0;
-		} else if ((d = delta_for(b, &se)) != -1) {
+		} else if ((d = batch_delta_for(b, &se)) != -1) {
 			fe.target = (struct frame_str){ b->dbasis[d],
 			    strlen(b->dbasis[d]) };
 			b->delta = delta_make_new(b->dsig[d]);
@@ -532,50 +334,14 @@ out:
 	return r;
 }
 
-static void
-end_file(struct batch *b, struct buf *out)
+void
+batch_end_file(struct batch *b, struct buf *out)
 {
 	frame_put_empty(out, FRAME_END);
 	source_entry_clear(&b->cur);
 	delta_job_free(b->delta);
 	b->delta = NULL;
 	b->streaming = 0;
-}
-
-/* Read the file in order through the delta job; ship what it makes. */
-static int
-stream_delta(struct batch *b, struct buf *out, size_t budget,
-    struct ls_err *err)
-{
-	char	 chunk[FRAME_MAX_DATA];
-	ssize_t	 n;
-	size_t	 off;
-	int	 done = 0;
-
-	off_t	 size = b->cur.st.st_size;	/* announced: read no further */
-
-	while (out->len < budget && !done) {
-		n = 0;
-		if (b->off < size && (n = pread(b->cur.fd, chunk,
-		    (size_t)(size - b->off) < sizeof(chunk) ?
-		    (size_t)(size - b->off) : sizeof(chunk), b->off)) == -1) {
-			ls_err_sys(err, "%s: read", b->cur.path);
-			return -1;
-		}
-		b->off += n;
-		if ((done = delta_feed(b->delta, chunk, (size_t)n, n == 0,
-		    &b->deltaout, err)) == -1)
-			return -1;
-		for (off = 0; off < b->deltaout.len; off += FRAME_MAX_DATA)
-			frame_put_bytes(out, FRAME_DELTA, b->deltaout.data + off,
-			    b->deltaout.len - off < FRAME_MAX_DATA ?
-			    b->deltaout.len - off : FRAME_MAX_DATA);
-		b->stats.bytes += b->deltaout.len;
-		buf_reset(&b->deltaout);
-	}
-	if (done)
-		end_file(b, out);
-	return done;
 }
 
 /* Send the current file's data extents; 1 when its END is out. */
@@ -592,7 +358,7 @@ stream_data(struct batch *b, struct buf *out, size_t budget,
 		if (b->off >= b->ext_end) {
 			if (source_next_data(b->cur.fd, b->off, size, &start,
 			    &end) == 1) {
-				end_file(b, out);
+				batch_end_file(b, out);
 				return 1;
 			}
 			b->off = start;
@@ -672,7 +438,7 @@ batch_pump(struct batch *b, struct buf *out, size_t budget,
 
 	while (out->len < budget && !b->committed) {
 		if (b->streaming) {
-			if ((b->delta != NULL ? stream_delta(b, out, budget,
+			if ((b->delta != NULL ? batch_stream_delta(b, out, budget,
 			    err) : stream_data(b, out, budget, err)) == -1)
 				return -1;
 			continue;

@@ -1,0 +1,111 @@
+/*
+ * batch_delta: which files of a batch ship as librsync deltas, and the
+ * streaming of those deltas (see batch.h).
+ */
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "batch_int.h"
+#include "delta.h"
+#include "frame.h"
+#include "index.h"
+#include "log.h"
+#include "xmalloc.h"
+
+/*
+ * The dirty regular files the peer holds, big enough for a delta. The
+ * basis is named as the twin has it now: before this batch's renames.
+ */
+size_t
+batch_plan_deltas(struct batch *b)
+{
+	const struct index_stat	*st;
+	size_t			 i;
+
+	for (i = b->nrenames; i < b->nitems; i++) {
+		if (b->items[i].tree ||
+		    (st = batch_acked(b, b->items[i].path)) == NULL ||
+		    !S_ISREG(st->mode) || st->size < DELTA_MIN_SIZE)
+			continue;
+		b->dpath = xreallocarray(b->dpath, b->ndelta + 1,
+		    sizeof(*b->dpath));
+		b->dbasis = xreallocarray(b->dbasis, b->ndelta + 1,
+		    sizeof(*b->dbasis));
+		b->dsig = xreallocarray(b->dsig, b->ndelta + 1,
+		    sizeof(*b->dsig));
+		b->dpath[b->ndelta] = xstrdup(b->items[i].path);
+		b->dbasis[b->ndelta] = batch_old_name(b, b->items[i].path);
+		b->dsig[b->ndelta++] = NULL;
+	}
+	return b->ndelta;
+}
+
+const char *
+batch_delta_basis(const struct batch *b, size_t i)
+{
+	return b->dbasis[i];
+}
+
+/* The peer's signature for planned delta i (NULL: it has no basis). */
+void
+batch_delta_sig(struct batch *b, size_t i, struct rs_signature *sig)
+{
+	delta_sig_free(b->dsig[i]);
+	b->dsig[i] = sig;
+}
+
+/* Planned delta for path with a signature in hand, or -1. */
+ssize_t
+batch_delta_for(const struct batch *b, const struct source_entry *se)
+{
+	size_t	 i;
+
+	/* A sparse file would come out dense from a patch: send it whole. */
+	if (se->kind != ENTRY_REG || se->st.st_size < DELTA_MIN_SIZE ||
+	    se->st.st_blocks * 512 < se->st.st_size)
+		return -1;
+	for (i = 0; i < b->ndelta; i++)
+		if (b->dsig[i] != NULL && strcmp(b->dpath[i], se->path) == 0)
+			return (ssize_t)i;
+	return -1;
+}
+
+/* Read the file in order through the delta job; ship what it makes. */
+int
+batch_stream_delta(struct batch *b, struct buf *out, size_t budget,
+    struct ls_err *err)
+{
+	char	 chunk[FRAME_MAX_DATA];
+	ssize_t	 n;
+	size_t	 off;
+	int	 done = 0;
+
+	off_t	 size = b->cur.st.st_size;	/* announced: read no further */
+
+	while (out->len < budget && !done) {
+		n = 0;
+		if (b->off < size && (n = pread(b->cur.fd, chunk,
+		    (size_t)(size - b->off) < sizeof(chunk) ?
+		    (size_t)(size - b->off) : sizeof(chunk), b->off)) == -1) {
+			ls_err_sys(err, "%s: read", b->cur.path);
+			return -1;
+		}
+		b->off += n;
+		if ((done = delta_feed(b->delta, chunk, (size_t)n, n == 0,
+		    &b->deltaout, err)) == -1)
+			return -1;
+		for (off = 0; off < b->deltaout.len; off += FRAME_MAX_DATA)
+			frame_put_bytes(out, FRAME_DELTA, b->deltaout.data + off,
+			    b->deltaout.len - off < FRAME_MAX_DATA ?
+			    b->deltaout.len - off : FRAME_MAX_DATA);
+		b->stats.bytes += b->deltaout.len;
+		buf_reset(&b->deltaout);
+	}
+	if (done)
+		batch_end_file(b, out);
+	return done;
+}
