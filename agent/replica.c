@@ -20,7 +20,7 @@
 #include "control.h"
 #include "log.h"
 #include "loop.h"
-#include "replica.h"
+#include "replica_int.h"
 #include "ship.h"
 #include "source.h"
 #include "ssh.h"
@@ -29,47 +29,6 @@
 
 #define WAITER_CHECK_MS		100	/* how often deadlines are checked */
 #define PROGRESS_EVERY_MS	500	/* a progress line to waiting clients */
-
-struct waiter {
-	TAILQ_ENTRY(waiter)	 entry;
-	struct control_client	*client;
-	char			*name;
-	uint64_t		 target;
-	long long		 deadline;	/* 0: none */
-	const char		*what;		/* "add" or "sync" */
-	long long		 started, next_progress;
-	uint64_t		 files0, bytes0;	/* shipped when it began */
-	uint64_t		 total_files, total_bytes; /* add: tree size */
-};
-TAILQ_HEAD(waiters, waiter);
-
-/* `remove --purge`: a short session running serve --purge-twin there. */
-struct purge {
-	LIST_ENTRY(purge)	 entry;
-	struct replica		*r;
-	struct control_client	*client;
-	struct ssh_conn		*conn;
-	char			*name, *peer, *why;
-	long long		 timer;
-};
-
-struct ship_entry {
-	SLIST_ENTRY(ship_entry)	 entry;
-	struct ship		*ship;
-};
-
-struct replica {
-	struct loop		*loop;
-	const struct conf	*conf;
-	struct watcher		*watcher;
-	struct containers	 containers;
-	SLIST_HEAD(, ship_entry) ships;
-	struct waiters		 waiters;
-	LIST_HEAD(, purge)	 purges;
-	int			 next_id;
-	long long		 wake_timer;
-	long long		 waiter_timer;
-};
 
 static void	on_watch(struct loop *, int, uint32_t, void *);
 static void	before_sleep(struct loop *, void *);
@@ -122,88 +81,6 @@ waiter_done(struct replica *r, struct waiter *w, int ok, const char *fmt,
 	free(w);
 }
 
-/* Answer the client and free the purge (never from an ssh callback). */
-static void
-purge_end(struct purge *p, const char *why)
-{
-	int	 ok = why != NULL && strstr(why, "exit status 0") != NULL;
-
-	LIST_REMOVE(p, entry);
-	if (ok)
-		control_done(p->client, 1, "%s: twin on %s removed", p->name,
-		    p->peer);
-	else
-		control_done(p->client, 0, "%s: replication stopped, but the "
-		    "twin on %s was not removed: %s", p->name, p->peer,
-		    why != NULL ? why : "no answer");
-	if (p->timer != 0)
-		loop_del_timer(p->r->loop, p->timer);
-	ssh_free(p->conn);
-	free(p->name);
-	free(p->peer);
-	free(p->why);
-	free(p);
-}
-
-static long
-purge_timer(struct loop *l, long long id, void *arg)
-{
-	struct purge	*p = arg;
-
-	(void)l;
-	(void)id;
-	p->timer = 0;
-	purge_end(p, p->why);
-	return LOOP_NOMORE;
-}
-
-static void
-purge_ready(struct ssh_conn *c, void *arg)
-{
-	(void)c;
-	(void)arg;
-}
-
-static void
-purge_input(struct ssh_conn *c, struct buf *in, void *arg)
-{
-	(void)c;
-	(void)arg;
-	buf_reset(in);
-}
-
-static void
-purge_closed(struct ssh_conn *c, const char *why, void *arg)
-{
-	struct purge	*p = arg;
-
-	(void)c;
-	p->why = xstrdup(why);
-	p->timer = loop_add_timer(p->r->loop, 0, purge_timer, p);
-}
-
-static const struct ssh_ops purge_ops = {
-	purge_ready, purge_input, NULL, purge_closed
-};
-
-static void
-purge_start(struct replica *r, struct control_client *cc, const char *name,
-    const struct conf_peer *peer)
-{
-	struct purge	*p = xcalloc(1, sizeof(*p));
-	char		*cmd;
-
-	p->r = r;
-	p->client = cc;
-	p->name = xstrdup(name);
-	p->peer = xstrdup(peer->name);
-	cmd = xasprintf("%s serve --purge-twin=%s", peer->remote_command,
-	    name);
-	LIST_INSERT_HEAD(&r->purges, p, entry);
-	p->conn = ssh_open(r->loop, peer, cmd, &purge_ops, p);
-	free(cmd);
-}
-
 void
 replica_free(struct replica *r)
 {
@@ -217,7 +94,7 @@ replica_free(struct replica *r)
 	while ((w = TAILQ_FIRST(&r->waiters)) != NULL)
 		waiter_done(r, w, 0, "the daemon is shutting down");
 	while (!LIST_EMPTY(&r->purges))
-		purge_end(LIST_FIRST(&r->purges), "the daemon is shutting down");
+		replica_purge_end(LIST_FIRST(&r->purges), "the daemon is shutting down");
 	while ((se = SLIST_FIRST(&r->ships)) != NULL) {
 		SLIST_REMOVE_HEAD(&r->ships, entry);
 		ship_free(se->ship);
@@ -284,8 +161,8 @@ on_acked(struct container *c, void *arg)
 			    c->gen, c->files, c->bytes);
 }
 
-static struct ship *
-ship_for(struct replica *r, const char *peer)
+struct ship *
+replica_ship_for(struct replica *r, const char *peer)
 {
 	struct ship_entry	*se;
 	struct conf_peer	*cp;
@@ -379,7 +256,7 @@ before_sleep(struct loop *l, void *arg)
 static int
 start(struct replica *r, struct container *c, struct ls_err *err)
 {
-	if (ship_for(r, c->peer) == NULL) {
+	if (replica_ship_for(r, c->peer) == NULL) {
 		ls_err_set(err, "peer '%s' is not in the configuration",
 		    c->peer);
 		return -1;
@@ -614,7 +491,7 @@ replica_remove(struct replica *r, struct control_client *cc,
 	log_notice("container %s: replication stopped%s", name, purge ?
 	    "; removing its twin" : "; the twin stays");
 	if (purge && (peer = conf_peer_find(r->conf, c->peer)) != NULL)
-		purge_start(r, cc, name, peer);
+		replica_purge_start(r, cc, name, peer);
 	else if (purge)
 		control_done(cc, 0, "%s: replication stopped, but peer %s is "
 		    "no longer configured: its twin stays", name, c->peer);
@@ -650,85 +527,3 @@ replica_sync(struct replica *r, struct control_client *cc, const char *name,
 	wait_for_gen(r, cc, c, "sync", timeout_ms);
 }
 
-static const char *
-state_of(struct replica *r, const struct container *c)
-{
-	if (c->rootfd == -1)
-		return "detached";
-	if (c->inflight != NULL)
-		return "syncing";
-	if (!c->opened)
-		return ship_state(ship_for(r, c->peer));
-	return container_target_gen(c) > c->gen ? "pending" : "in step";
-}
-
-static void
-json_string(struct buf *b, const char *s)
-{
-	buf_addch(b, '"');
-	for (; *s != '\0'; s++) {
-		if (*s == '"' || *s == '\\')
-			buf_addf(b, "\\%c", *s);
-		else if ((unsigned char)*s < 0x20)
-			buf_addf(b, "\\u%04x", *s);
-		else
-			buf_addch(b, *s);
-	}
-	buf_addch(b, '"');
-}
-
-static void
-status_json(struct replica *r, struct buf *b)
-{
-	struct container	*c;
-
-	buf_addstr(b, "{\"node\":");
-	json_string(b, r->conf->node);
-	buf_addf(b, ",\"watches\":%zu,\"overflows\":%lu,\"containers\":[",
-	    watcher_nwatches(r->watcher), watcher_overflows(r->watcher));
-	TAILQ_FOREACH(c, &r->containers, entry) {
-		buf_addstr(b, c == TAILQ_FIRST(&r->containers) ? "{" : ",{");
-		buf_addstr(b, "\"name\":");
-		json_string(b, c->name);
-		buf_addstr(b, ",\"peer\":");
-		json_string(b, c->peer);
-		buf_addstr(b, ",\"state\":");
-		json_string(b, state_of(r, c));
-		buf_addf(b, ",\"twin_generation\":%" PRIu64 ",\"generation\":%"
-		    PRIu64 ",\"lag_ms\":%lld,\"bytes\":%" PRIu64 ",\"files\":%"
-		    PRIu64 ",\"batches\":%" PRIu64 ",\"rescans\":%" PRIu64
-		    ",\"last_error\":", c->gen, container_target_gen(c),
-		    c->last_lag_ms, c->bytes, c->files, c->batches, c->rescans);
-		json_string(b, c->last_error);
-		buf_addch(b, '}');
-	}
-	buf_addstr(b, "]}");
-}
-
-void
-replica_status(struct replica *r, struct control_client *cc, int json)
-{
-	struct container	*c;
-	struct buf		 b;
-
-	if (json) {
-		buf_init(&b);
-		status_json(r, &b);
-		control_out(cc, "%s", b.data);
-		buf_release(&b);
-		return;
-	}
-	control_out(cc, "watches: %zu, inotify overflows: %lu",
-	    watcher_nwatches(r->watcher), watcher_overflows(r->watcher));
-	if (TAILQ_EMPTY(&r->containers))
-		control_out(cc, "containers: none");
-	TAILQ_FOREACH(c, &r->containers, entry) {
-		control_out(cc, "container %s: peer %s, %s, twin at generation "
-		    "%" PRIu64 " of %" PRIu64 ", last batch %lld ms, %" PRIu64
-		    " files, %" PRIu64 " bytes, %" PRIu64 " batches, %" PRIu64
-		    " rescans%s%s", c->name, c->peer, state_of(r, c), c->gen,
-		    container_target_gen(c), c->last_lag_ms, c->files,
-		    c->bytes, c->batches, c->rescans,
-		    c->last_error[0] ? ", last error: " : "", c->last_error);
-	}
-}

@@ -1,0 +1,101 @@
+/*
+ * replica_status: `status`, as lines or one JSON object.
+ */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conf.h"
+#include "control.h"
+#include "log.h"
+#include "loop.h"
+#include "replica_int.h"
+#include "ship.h"
+#include "ssh.h"
+#include "watch.h"
+#include "xmalloc.h"
+
+static const char *
+state_of(struct replica *r, const struct container *c)
+{
+	if (c->rootfd == -1)
+		return "detached";
+	if (c->inflight != NULL)
+		return "syncing";
+	if (!c->opened)
+		return ship_state(replica_ship_for(r, c->peer));
+	return container_target_gen(c) > c->gen ? "pending" : "in step";
+}
+
+static void
+json_string(struct buf *b, const char *s)
+{
+	buf_addch(b, '"');
+	for (; *s != '\0'; s++) {
+		if (*s == '"' || *s == '\\')
+			buf_addf(b, "\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			buf_addf(b, "\\u%04x", *s);
+		else
+			buf_addch(b, *s);
+	}
+	buf_addch(b, '"');
+}
+
+static void
+status_json(struct replica *r, struct buf *b)
+{
+	struct container	*c;
+
+	buf_addstr(b, "{\"node\":");
+	json_string(b, r->conf->node);
+	buf_addf(b, ",\"watches\":%zu,\"overflows\":%lu,\"containers\":[",
+	    watcher_nwatches(r->watcher), watcher_overflows(r->watcher));
+	TAILQ_FOREACH(c, &r->containers, entry) {
+		buf_addstr(b, c == TAILQ_FIRST(&r->containers) ? "{" : ",{");
+		buf_addstr(b, "\"name\":");
+		json_string(b, c->name);
+		buf_addstr(b, ",\"peer\":");
+		json_string(b, c->peer);
+		buf_addstr(b, ",\"state\":");
+		json_string(b, state_of(r, c));
+		buf_addf(b, ",\"twin_generation\":%" PRIu64 ",\"generation\":%"
+		    PRIu64 ",\"lag_ms\":%lld,\"bytes\":%" PRIu64 ",\"files\":%"
+		    PRIu64 ",\"batches\":%" PRIu64 ",\"rescans\":%" PRIu64
+		    ",\"last_error\":", c->gen, container_target_gen(c),
+		    c->last_lag_ms, c->bytes, c->files, c->batches, c->rescans);
+		json_string(b, c->last_error);
+		buf_addch(b, '}');
+	}
+	buf_addstr(b, "]}");
+}
+
+void
+replica_status(struct replica *r, struct control_client *cc, int json)
+{
+	struct container	*c;
+	struct buf		 b;
+
+	if (json) {
+		buf_init(&b);
+		status_json(r, &b);
+		control_out(cc, "%s", b.data);
+		buf_release(&b);
+		return;
+	}
+	control_out(cc, "watches: %zu, inotify overflows: %lu",
+	    watcher_nwatches(r->watcher), watcher_overflows(r->watcher));
+	if (TAILQ_EMPTY(&r->containers))
+		control_out(cc, "containers: none");
+	TAILQ_FOREACH(c, &r->containers, entry) {
+		control_out(cc, "container %s: peer %s, %s, twin at generation "
+		    "%" PRIu64 " of %" PRIu64 ", last batch %lld ms, %" PRIu64
+		    " files, %" PRIu64 " bytes, %" PRIu64 " batches, %" PRIu64
+		    " rescans%s%s", c->name, c->peer, state_of(r, c), c->gen,
+		    container_target_gen(c), c->last_lag_ms, c->files,
+		    c->bytes, c->batches, c->rescans,
+		    c->last_error[0] ? ", last error: " : "", c->last_error);
+	}
+}
