@@ -42,7 +42,7 @@ struct rawev {
 	uint32_t	 mask;
 	uint32_t	 cookie;
 	int		 wd;
-	int		 paired;	/* the MOVED_TO of a rename handled */
+	int		 paired;	/* handled with an earlier event */
 };
 
 struct tohalf {
@@ -52,7 +52,7 @@ struct tohalf {
 
 struct watcher {
 	struct wtree		 tree;
-	TAILQ_HEAD(, wroot)	 roots;
+	TAILQ_HEAD(wroots, wroot) roots;
 	struct rawev		*ev;		/* the batch */
 	size_t			 nev, evcap;
 	struct tohalf		*to;		/* its MOVED_TOs, by cookie */

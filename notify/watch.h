@@ -1,21 +1,32 @@
 /*
  * watch: report what changes under each container's upperdir, as
- * events on one fd. This is the only module that knows inotify.
+ * events on one fd. notify/ is the only code that knows inotify.
  *
- * Every root is watched recursively; events name the caller's root id
- * and a path relative to that root ("" is the root itself). A rename
- * inside the watched trees is one WATCH_RENAMED; a rename whose other
- * half is not watched is WATCH_REMOVED (moved out) or WATCH_CHANGED
- * (moved in, and how overlayfs copy-ups and whiteouts arrive). A new
- * directory is watched and then scanned, and every entry found is
- * reported as WATCH_CHANGED, so nothing created before its watch
- * existed is missed. When the kernel queue overflows, every root gets
- * WATCH_OVERFLOW: its watches were refreshed, its contents must be
- * rescanned by the caller.
+ * Each root is watched recursively, never through a symlink; events
+ * name the caller's root id and a path relative to the root ("" is the
+ * root itself). Applied in order, the events leave a replica equal to
+ * the disk; to that end:
+ *  - CHANGED on a dir is about the dir itself; what is in it gets its
+ *    own events. A new dir is watched, then scanned, and each entry
+ *    found is reported CHANGED, so nothing made before its watch
+ *    existed is missed.
+ *  - A rename inside one root is one RENAMED (from -> path), for all
+ *    below it too. If the replica lacks `from', `path' and all below it
+ *    are to be copied as new.
+ *  - A rename whose other half is not watched is REMOVED (moved out)
+ *    or CHANGED (moved in; overlayfs copy-ups and whiteouts arrive so).
+ *    Across roots it is both.
+ *  - A path REMOVED that is there again by the time the event is
+ *    handled (overlayfs exchanges a new dir with its whiteout) is then
+ *    reported CHANGED, with all below it; so are both names of a
+ *    renameat2(RENAME_EXCHANGE).
+ *  - A path reported CHANGED may be gone already: look at the disk.
+ *  - OVERFLOW: events were lost; the watches were made to match the
+ *    disk again, and the caller must rescan that root.
  *
  * There is at most one watcher per process: libinotifytools keeps one
- * global inotify instance. The watcher owns that instance, its roots
- * and all their watches; watcher_free() releases all of it.
+ * global inotify instance. The watcher owns it, its roots and all their
+ * watches; watcher_free() releases all of it. Not thread-safe.
  */
 #ifndef LS_WATCH_H
 #define LS_WATCH_H

@@ -6,10 +6,8 @@
 #include <sys/inotify.h>
 
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "wtree.h"
 #include "xmalloc.h"

@@ -41,7 +41,7 @@ struct wnode {
 /* One watched upperdir. The watcher owns it; wtree owns its nodes. */
 struct wroot {
 	TAILQ_ENTRY(wroot)	 entry;
-	TAILQ_HEAD(, wnode)	 nodes;
+	TAILQ_HEAD(wnodes, wnode) nodes;
 	struct wnode		*top;		/* NULL once it is gone */
 	char			*path;
 	int			 id;
