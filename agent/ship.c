@@ -23,21 +23,9 @@
 #include "log.h"
 #include "proc.h"
 #include "loop.h"
-#include "ship.h"
+#include "ship_int.h"
 #include "ssh.h"
 #include "xmalloc.h"
-
-enum ship_st {
-	SHIP_DOWN,
-	SHIP_HELLO,
-	SHIP_IDLE,
-	SHIP_TWIN,
-	SHIP_IMAGE,
-	SHIP_OPEN,
-	SHIP_SIGS,
-	SHIP_SENDING,
-	SHIP_ACK,
-};
 
 static const char *const state_names[] = {
 	"disconnected", "handshake", "idle", "creating twin",
@@ -45,45 +33,7 @@ static const char *const state_names[] = {
 	"fetching signatures", "sending", "awaiting ack"
 };
 
-struct ship {
-	struct loop		*loop;
-	char			*node;		/* ours, for HELLO */
-	char			*runtime;	/* for `save` */
-	struct conf_peer	 peer;		/* owned copies */
-	struct containers	*containers;
-	int			 max_lag_ms;
-	ship_acked_cb		*acked;
-	void			*arg;
-	struct ssh_conn		*conn;
-	struct ssh_conn		*dead;		/* freed by the retry timer */
-	enum ship_st		 state;
-	struct container	*busy, *current, *last;
-	struct buf		 out;
-	struct delta_job	*sigjob;	/* loading the current SIG */
-	pid_t			 saver;		/* `save` of a missing image */
-	int			 saver_fd;	/* its stdout; -1 at EOF */
-	int			 saver_status;	/* -1 while it runs */
-	size_t			 sigs, nsigs;	/* answered, asked */
-	long			 backoff;
-	long long		 retry;		/* timer id, 0: none */
-};
-
 static void	ship_connect(struct ship *);
-static void	ship_down(struct ship *, const char *);
-
-/* End a `save` in progress, whatever state it is in. */
-static void
-stop_saver(struct ship *s)
-{
-	if (s->saver_fd != -1) {
-		loop_del_fd(s->loop, s->saver_fd);
-		close(s->saver_fd);
-		s->saver_fd = -1;
-	}
-	if (s->saver > 0 && s->saver_status == -1)
-		kill(-s->saver, SIGKILL);	/* the loop reaps it */
-	s->saver = 0;
-}
 
 static void
 peer_copy(struct conf_peer *dst, const struct conf_peer *src)
@@ -129,7 +79,7 @@ ship_free(struct ship *s)
 	ssh_free(s->conn);
 	ssh_free(s->dead);
 	delta_job_free(s->sigjob);
-	stop_saver(s);
+	ship_stop_saver(s);
 	buf_release(&s->out);
 	free(s->node);
 	free(s->runtime);
@@ -155,8 +105,8 @@ ship_state(const struct ship *s)
 }
 
 /* Hand the staged frames to SSH. Returns -1 if that ended the session. */
-static int
-flush(struct ship *s)
+int
+ship_flush(struct ship *s)
 {
 	struct buf	 frames;
 
@@ -200,7 +150,7 @@ pump(struct ship *s)
 		}
 		if (r == 1)
 			s->state = SHIP_ACK;
-		if (flush(s) == -1)
+		if (ship_flush(s) == -1)
 			return;
 	}
 }
@@ -253,100 +203,6 @@ on_sig(struct ship *s, const struct frame *f)
 		pump(s);
 	}
 	return 0;
-}
-
-/* Both the pipe's EOF and the exit are in: end the image, or fail. */
-static void
-saver_finish(struct ship *s)
-{
-	if (s->saver_fd != -1 || s->saver_status == -1)
-		return;
-	s->saver = 0;
-	if (!WIFEXITED(s->saver_status) || WEXITSTATUS(s->saver_status)) {
-		log_errx("peer %s: %s save of image %.12s failed", s->peer.name,
-		    s->runtime, s->busy->info.spec.image);
-		ship_down(s, "image save failed");
-		return;
-	}
-	frame_put_empty(&s->out, FRAME_IMAGE_END);
-	s->state = SHIP_TWIN;	/* the peer loads it, then says TWIN_OK */
-	flush(s);
-}
-
-static void
-saver_exited(struct loop *l, pid_t pid, int status, int timedout, void *arg)
-{
-	struct ship	*s = arg;
-
-	(void)l;
-	(void)timedout;
-	if (pid != s->saver)
-		return;		/* a saver stop_saver() gave up on */
-	s->saver_status = status;
-	saver_finish(s);
-}
-
-/* Move `save` output into IMAGE frames while the SSH queue has room. */
-static void
-pump_image(struct ship *s)
-{
-	char	 chunk[FRAME_MAX_DATA];
-	ssize_t	 n;
-
-	while (s->saver_fd != -1 && ssh_pending(s->conn) < SHIP_HIGH_WATER) {
-		if ((n = read(s->saver_fd, chunk, sizeof(chunk))) == -1) {
-			if (errno == EAGAIN || errno == EINTR)
-				return;
-			n = 0;
-		}
-		if (n == 0) {
-			loop_del_fd(s->loop, s->saver_fd);
-			close(s->saver_fd);
-			s->saver_fd = -1;
-			saver_finish(s);
-			return;
-		}
-		frame_put_bytes(&s->out, FRAME_IMAGE, chunk, (size_t)n);
-		if (flush(s) == -1)
-			return;
-	}
-	/* Full queue: stop reading until on_drain. */
-	if (s->saver_fd != -1)
-		loop_mod_fd(s->loop, s->saver_fd, 0);
-}
-
-static void
-saver_readable(struct loop *l, int fd, uint32_t events, void *arg)
-{
-	(void)l;
-	(void)fd;
-	(void)events;
-	pump_image(arg);
-}
-
-/* The peer lacks the image: stream `save` to it on this session. */
-static void
-ship_image(struct ship *s)
-{
-	struct ls_err	 err;
-	char		**argv;
-
-	log_notice("peer %s: image %.12s is missing there, shipping it",
-	    s->peer.name, s->busy->info.spec.image);
-	argv = runtime_save_argv(s->runtime, s->busy->info.spec.image);
-	s->saver = proc_spawn(argv, NULL, &s->saver_fd, &err);
-	strv_free(argv);
-	if (s->saver == -1) {
-		s->saver = 0;
-		log_errx("peer %s: %s", s->peer.name, err.msg);
-		ship_down(s, "cannot run image save");
-		return;
-	}
-	s->saver_status = -1;
-	fcntl(s->saver_fd, F_SETFL, O_NONBLOCK);
-	loop_add_child(s->loop, s->saver, 0, saver_exited, s);
-	loop_add_fd(s->loop, s->saver_fd, EPOLLIN, saver_readable, s);
-	s->state = SHIP_IMAGE;
 }
 
 /* Next container with something to do, round robin after `last`. */
@@ -403,7 +259,7 @@ ship_kick(struct ship *s)
 		}
 	} else
 		return;
-	flush(s);
+	ship_flush(s);
 }
 
 static void
@@ -599,7 +455,7 @@ ship_connect(struct ship *s)
  * with a batch in flight rescans, and a retry is scheduled. The conn is
  * freed by the retry timer, never here: we may be inside its callback.
  */
-static void
+void
 ship_down(struct ship *s, const char *why)
 {
 	struct container	*c;
@@ -616,7 +472,7 @@ ship_down(struct ship *s, const char *why)
 	buf_reset(&s->out);
 	delta_job_free(s->sigjob);
 	s->sigjob = NULL;
-	stop_saver(s);
+	ship_stop_saver(s);
 	ssh_free(s->dead);
 	s->dead = s->conn;
 	s->conn = NULL;
