@@ -31,37 +31,12 @@ static int		 rootfd = -1, fds_before;
 static struct apply	*ap;
 static struct ls_err	 err;
 
-static int
-fd_count(void)
-{
-	DIR	*d = opendir("/proc/self/fd");
-	int	 n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void
 setup(void)
 {
-	fds_before = fd_count();
-	snprintf(root, sizeof(root), "%s/root.XXXXXX", base);
-	snprintf(outside, sizeof(outside), "%s/outside.XXXXXX", base);
-	ck_assert_ptr_nonnull(mkdtemp(root));
-	ck_assert_ptr_nonnull(mkdtemp(outside));
-	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_int_ge(rootfd, 0);
+	fds_before = test_fd_count();
+	rootfd = test_make_roots(base, root, sizeof(root), outside,
+	    sizeof(outside));
 	ap = apply_new(rootfd, &err);
 	ck_assert_ptr_nonnull(ap);
 	memset(&err, 0, sizeof(err));
@@ -72,9 +47,9 @@ teardown(void)
 {
 	apply_free(ap);
 	close(rootfd);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	nftw(outside, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	ck_assert_int_eq(fd_count(), fds_before);
+	test_rm_tree(root);
+	test_rm_tree(outside);
+	ck_assert_int_eq(test_fd_count(), fds_before);
 }
 
 
@@ -773,7 +748,7 @@ START_TEST(test_many_dirs_sync_through_syncfs)
 		ck_assert_int_eq(apply_node(ap, &e, &err), 0);
 	}
 	ck_assert_msg(apply_sync(ap, &err) == 0, "%s", err.msg);
-	ck_assert_int_eq(fd_count(), fds_before + 2);	/* root, its dup */
+	ck_assert_int_eq(test_fd_count(), fds_before + 2);	/* root, its dup */
 }
 END_TEST
 
@@ -825,6 +800,6 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	test_rm_tree(base);
 	return failed == 0 ? 0 : 1;
 }

@@ -25,46 +25,21 @@
 static char	 base[64], root[PATH_MAX], outside[PATH_MAX];
 static int	 rootfd = -1, fds_before;
 
-static int
-fd_count(void)
-{
-	DIR	*d = opendir("/proc/self/fd");
-	int	 n = 0;
-
-	ck_assert_ptr_nonnull(d);
-	while (readdir(d) != NULL)
-		n++;
-	closedir(d);
-	return n;
-}
-
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)ftw;
-	return flag == FTW_DP ? rmdir(path) : unlink(path);
-}
-
 static void
 setup(void)
 {
-	fds_before = fd_count();
-	snprintf(root, sizeof(root), "%s/root.XXXXXX", base);
-	snprintf(outside, sizeof(outside), "%s/outside.XXXXXX", base);
-	ck_assert_ptr_nonnull(mkdtemp(root));
-	ck_assert_ptr_nonnull(mkdtemp(outside));
-	rootfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	ck_assert_int_ge(rootfd, 0);
+	fds_before = test_fd_count();
+	rootfd = test_make_roots(base, root, sizeof(root), outside,
+	    sizeof(outside));
 }
 
 static void
 teardown(void)
 {
 	close(rootfd);
-	nftw(root, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	nftw(outside, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
-	ck_assert_int_eq(fd_count(), fds_before);
+	test_rm_tree(root);
+	test_rm_tree(outside);
+	ck_assert_int_eq(test_fd_count(), fds_before);
 }
 
 /* dir/rel as a path, in one of a few rotating buffers. */
@@ -548,6 +523,6 @@ main(void)
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
-	nftw(base, rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+	test_rm_tree(base);
 	return failed == 0 ? 0 : 1;
 }

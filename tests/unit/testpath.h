@@ -1,9 +1,20 @@
-/* testpath: "dir/rel" into one of four rotating buffers, for tests. */
+/*
+ * testpath: filesystem helpers the unit tests share: "dir/rel" paths in
+ * rotating buffers, a root and an "outside" dir for escape tests, fd
+ * counting for leak checks, and tree removal.
+ */
 #ifndef LS_TESTPATH_H
 #define LS_TESTPATH_H
 
+#include <check.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <ftw.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static inline const char *
 at(const char *dir, const char *rel)
@@ -14,6 +25,52 @@ at(const char *dir, const char *rel)
 	i = (i + 1) % 4;
 	snprintf(bufs[i], sizeof(bufs[i]), "%s/%s", dir, rel);
 	return bufs[i];
+}
+
+/* Open fds of this process, to check that a test leaked none. */
+static inline int
+test_fd_count(void)
+{
+	DIR	*d = opendir("/proc/self/fd");
+	int	 n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while (readdir(d) != NULL)
+		n++;
+	closedir(d);
+	return n;
+}
+
+static inline int
+test_rm_one(const char *path, const struct stat *st, int flag,
+    struct FTW *ftw)
+{
+	(void)st;
+	(void)ftw;
+	return flag == FTW_DP ? rmdir(path) : unlink(path);
+}
+
+/* Remove a tree without following symlinks or crossing mounts. */
+static inline void
+test_rm_tree(const char *path)
+{
+	nftw(path, test_rm_one, 16, FTW_DEPTH | FTW_PHYS | FTW_MOUNT);
+}
+
+/* Make base/root.XXXXXX and base/outside.XXXXXX; return root's fd. */
+static inline int
+test_make_roots(const char *base, char *root, size_t rootlen, char *outside,
+    size_t outlen)
+{
+	int	 fd;
+
+	snprintf(root, rootlen, "%s/root.XXXXXX", base);
+	snprintf(outside, outlen, "%s/outside.XXXXXX", base);
+	ck_assert_ptr_nonnull(mkdtemp(root));
+	ck_assert_ptr_nonnull(mkdtemp(outside));
+	fd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ck_assert_int_ge(fd, 0);
+	return fd;
 }
 
 #endif
