@@ -22,10 +22,7 @@ cleanup() {
 }
 trap cleanup EXIT
 "$LAB" up >/dev/null
-for h in alpha beta; do
-	sed "s|known_hosts = \"/etc/layersync/known_hosts\"; }|known_hosts = \"/etc/layersync/known_hosts\";\n    remote_command = \"$LS\"; }|" \
-		"/etc/netns/$h/layersync/layersync.conf" >"/etc/netns/$h/layersync/bench.conf"
-done
+"$LAB" conf bench "$LS"
 "$LAB" exec alpha podman run -d --name lagbench localhost/layersync-test:latest sleep 100000 >/dev/null
 "$LAB" exec alpha "$LS" -c $conf daemon 2>"$out/log" & dpid=$!
 for _ in $(seq 100); do "$LAB" exec alpha "$LS" -c $conf status >/dev/null 2>&1 && break; sleep 0.05; done

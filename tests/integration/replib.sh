@@ -17,12 +17,8 @@ TESTCONF=/etc/layersync/test.conf
 
 repl_setup() {
 	lab_up
+	"$LAB" conf test "$LS" || fail "cannot write the test configs"
 	for h in alpha beta; do
-		sed "s|known_hosts = \"/etc/layersync/known_hosts\"; }|known_hosts = \"/etc/layersync/known_hosts\";\n    remote_command = \"$LS\"; }|" \
-			"/etc/netns/$h/layersync/layersync.conf" >"/etc/netns/$h/layersync/test.conf" ||
-			fail "cannot write $h's test config"
-		grep -q remote_command "/etc/netns/$h/layersync/test.conf" ||
-			fail "$h: the lab config changed shape; cannot add remote_command"
 		rm -rf "/var/lib/layersync-lab/$h/state"
 		"$LAB" exec $h podman rm -af -t 0 >/dev/null 2>&1
 	done
