@@ -53,17 +53,6 @@ teardown(void)
 }
 
 
-static void
-put_file(const char *path, const char *content)
-{
-	int	 fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, content, strlen(content)),
-	    (ssize_t)strlen(content));
-	close(fd);
-}
-
 /* The file's content as a string; the caller frees it. */
 static char *
 slurp(const char *path)
@@ -233,7 +222,7 @@ START_TEST(test_final_symlink_is_replaced_not_written_through)
 	struct stat		 st;
 	char			*s;
 
-	put_file(at(outside, "victim"), "outside");
+	test_put_file(at(outside, "victim"), "outside");
 	ck_assert_int_eq(symlink(at(outside, "victim"), at(root, "f")), 0);
 	ck_assert_int_eq(apply_reg(&e, "mine"), 0);
 	ck_assert_int_eq(lstat(at(root, "f"), &st), 0);
@@ -249,7 +238,7 @@ START_TEST(test_symlinked_parent_makes_every_operation_fail)
 {
 	struct apply_entry	 e = entry("p/x", ENTRY_REG, 0644);
 
-	put_file(at(outside, "victim"), "outside");
+	test_put_file(at(outside, "victim"), "outside");
 	ck_assert_int_eq(symlink(outside, at(root, "p")), 0);
 	ck_assert_int_eq(apply_reg(&e, "x"), -1);
 	ck_assert_int_eq(errno, ELOOP);
@@ -312,7 +301,7 @@ START_TEST(test_existing_dir_keeps_contents_and_loses_opaque)
 	struct stat		 before, after;
 
 	ck_assert_int_eq(mkdir(at(root, "d"), 0700), 0);
-	put_file(at(root, "d/child"), "x");
+	test_put_file(at(root, "d/child"), "x");
 	ck_assert_int_eq(setxattr(at(root, "d"), "trusted.overlay.opaque",
 	    "y", 1, 0), 0);
 	ck_assert_int_eq(setxattr(at(root, "d"), "user.stale", "s", 1, 0), 0);
@@ -405,7 +394,7 @@ START_TEST(test_whiteout_becomes_char_device_0_0)
 	struct apply_entry	 e = entry("gone", ENTRY_WHITEOUT, 0);
 	struct stat		 st;
 
-	put_file(at(root, "gone"), "was a file");
+	test_put_file(at(root, "gone"), "was a file");
 	ck_assert_msg(apply_node(ap, &e, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(lstat(at(root, "gone"), &st), 0);
 	ck_assert(S_ISCHR(st.st_mode));
@@ -423,7 +412,7 @@ START_TEST(test_whiteout_replaces_a_directory_tree)
 
 	ck_assert_int_eq(mkdir(at(root, "d"), 0755), 0);
 	ck_assert_int_eq(mkdir(at(root, "d/sub"), 0755), 0);
-	put_file(at(root, "d/sub/f"), "x");
+	test_put_file(at(root, "d/sub/f"), "x");
 	ck_assert_msg(apply_node(ap, &e, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(lstat(at(root, "d"), &st), 0);
 	ck_assert(S_ISCHR(st.st_mode) && st.st_rdev == 0);
@@ -478,7 +467,7 @@ START_TEST(test_symlink_gets_target_owner_and_mtime)
 	e.target = "/etc/passwd";
 	e.uid = 1234;
 	e.gid = 5678;
-	put_file(at(root, "l"), "old");
+	test_put_file(at(root, "l"), "old");
 	ck_assert_msg(apply_node(ap, &e, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(readlink(at(root, "l"), buf, sizeof(buf) - 1), 11);
 	ck_assert_str_eq(buf, "/etc/passwd");
@@ -495,7 +484,7 @@ START_TEST(test_hard_link_shares_an_inode)
 
 	ck_assert_int_eq(mkdir(at(root, "sub"), 0755), 0);
 	ck_assert_int_eq(apply_reg(&e, "shared"), 0);
-	put_file(at(root, "sub/b"), "old b");
+	test_put_file(at(root, "sub/b"), "old b");
 	e = entry("sub/b", ENTRY_HARDLINK, 0);
 	e.target = "a";
 	ck_assert_msg(apply_node(ap, &e, &err) == 0, "%s", err.msg);
@@ -516,7 +505,7 @@ START_TEST(test_hard_link_to_a_symlink_links_the_symlink)
 	struct apply_entry	 e = entry("hl", ENTRY_HARDLINK, 0);
 	struct stat		 a, b;
 
-	put_file(at(outside, "victim"), "outside");
+	test_put_file(at(outside, "victim"), "outside");
 	ck_assert_int_eq(symlink(at(outside, "victim"), at(root, "sl")), 0);
 	e.target = "sl";
 	ck_assert_msg(apply_node(ap, &e, &err) == 0, "%s", err.msg);
@@ -531,11 +520,11 @@ END_TEST
 START_TEST(test_delete_tree_spares_symlinked_outside)
 {
 	ck_assert_int_eq(mkdir(at(outside, "keep"), 0755), 0);
-	put_file(at(outside, "keep/file"), "precious");
+	test_put_file(at(outside, "keep/file"), "precious");
 	ck_assert_int_eq(mkdir(at(root, "t"), 0755), 0);
 	ck_assert_int_eq(mkdir(at(root, "t/a"), 0755), 0);
 	ck_assert_int_eq(mkdir(at(root, "t/a/b"), 0755), 0);
-	put_file(at(root, "t/a/b/f"), "x");
+	test_put_file(at(root, "t/a/b/f"), "x");
 	ck_assert_int_eq(symlink(outside, at(root, "t/out")), 0);
 	ck_assert_int_eq(symlink(at(outside, "keep"), at(root, "t/a/k")), 0);
 	ck_assert_int_eq(mknod(at(root, "t/a/w"), S_IFCHR, 0), 0);
@@ -552,7 +541,7 @@ END_TEST
 
 START_TEST(test_delete_of_a_symlink_removes_only_the_link)
 {
-	put_file(at(outside, "victim"), "outside");
+	test_put_file(at(outside, "victim"), "outside");
 	ck_assert_int_eq(symlink(outside, at(root, "l")), 0);
 	ck_assert_int_eq(apply_remove(ap, "l", &err), 0);
 	ck_assert(!exists(at(root, "l")));
@@ -567,7 +556,7 @@ START_TEST(test_rename_moves_an_entry_between_directories)
 
 	ck_assert_int_eq(apply_reg(&e, "moved"), 0);
 	ck_assert_int_eq(mkdir(at(root, "b"), 0755), 0);
-	put_file(at(root, "b/c"), "replaced");
+	test_put_file(at(root, "b/c"), "replaced");
 	ck_assert_msg(apply_rename(ap, "a", "b/c", &err) == 0, "%s", err.msg);
 	ck_assert(!exists(at(root, "a")));
 	ck_assert_str_eq(s = slurp(at(root, "b/c")), "moved");
@@ -581,9 +570,9 @@ END_TEST
 START_TEST(test_rename_dir_onto_non_empty_dir_replaces_it)
 {
 	ck_assert_int_eq(mkdir(at(root, "new"), 0755), 0);
-	put_file(at(root, "new/n"), "n");
+	test_put_file(at(root, "new/n"), "n");
 	ck_assert_int_eq(mkdir(at(root, "old"), 0755), 0);
-	put_file(at(root, "old/o"), "o");
+	test_put_file(at(root, "old/o"), "o");
 	ck_assert_msg(apply_rename(ap, "new", "old", &err) == 0, "%s",
 	    err.msg);
 	ck_assert(!exists(at(root, "new")));
@@ -597,11 +586,11 @@ START_TEST(test_dir_replaces_a_file_and_file_replaces_a_dir)
 	struct apply_entry	 e = entry("x", ENTRY_DIR, 0700);
 	struct stat		 st;
 
-	put_file(at(root, "x"), "file");
+	test_put_file(at(root, "x"), "file");
 	ck_assert_msg(apply_node(ap, &e, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(lstat(at(root, "x"), &st), 0);
 	ck_assert(S_ISDIR(st.st_mode));
-	put_file(at(root, "x/inner"), "i");
+	test_put_file(at(root, "x/inner"), "i");
 	e = entry("x", ENTRY_REG, 0600);
 	ck_assert_msg(apply_reg(&e, "file again") == 0, "%s", err.msg);
 	ck_assert_int_eq(lstat(at(root, "x"), &st), 0);

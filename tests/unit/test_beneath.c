@@ -42,19 +42,6 @@ teardown(void)
 	ck_assert_int_eq(test_fd_count(), fds_before);
 }
 
-/* dir/rel as a path, in one of a few rotating buffers. */
-
-static void
-put_file(const char *path, const char *content)
-{
-	int	 fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-
-	ck_assert_int_ge(fd, 0);
-	ck_assert_int_eq(write(fd, content, strlen(content)),
-	    (ssize_t)strlen(content));
-	close(fd);
-}
-
 static int
 exists(const char *path)
 {
@@ -204,7 +191,7 @@ START_TEST(test_open_reads_a_file_beneath_root)
 	int	 fd;
 
 	ck_assert_int_eq(mkdir(at(root, "a"), 0755), 0);
-	put_file(at(root, "a/f"), "inside");
+	test_put_file(at(root, "a/f"), "inside");
 	fd = beneath_open(rootfd, "a/f", O_RDONLY, 0, NULL);
 	ck_assert_int_ge(fd, 0);
 	ck_assert_int_eq(read(fd, buf, sizeof(buf) - 1), 6);
@@ -290,7 +277,7 @@ START_TEST(test_final_symlink_is_not_followed)
 	char		 buf[16] = "";
 	int		 fd, in;
 
-	put_file(at(outside, "victim"), "outside");
+	test_put_file(at(outside, "victim"), "outside");
 	ck_assert_int_eq(symlink(at(outside, "victim"), at(root, "l")), 0);
 	ck_assert_int_eq(beneath_open(rootfd, "l", O_RDONLY, 0, NULL), -1);
 	ck_assert_int_eq(errno, ELOOP);
@@ -372,7 +359,7 @@ START_TEST(test_parent_that_is_a_file_fails)
 {
 	const char	*leaf;
 
-	put_file(at(root, "f"), "x");
+	test_put_file(at(root, "f"), "x");
 	ck_assert_int_eq(beneath_parent(rootfd, "f/x", &leaf, NULL), -1);
 	ck_assert_int_eq(errno, ENOTDIR);
 }
@@ -393,7 +380,7 @@ START_TEST(test_mount_point_is_not_crossed)
 		    strerror(errno));
 		return;
 	}
-	put_file(at(root, "mnt/f"), "x");
+	test_put_file(at(root, "mnt/f"), "x");
 	/* rootfd belongs to the old namespace, which has no such mount */
 	fd = open(root, O_RDONLY | O_DIRECTORY);
 	r1 = beneath_open(fd, "mnt/f", O_RDONLY, 0, &err);
@@ -413,10 +400,10 @@ END_TEST
 START_TEST(test_rmtree_never_follows_symlinks)
 {
 	ck_assert_int_eq(mkdir(at(outside, "keep"), 0755), 0);
-	put_file(at(outside, "keep/file"), "x");
+	test_put_file(at(outside, "keep/file"), "x");
 	ck_assert_int_eq(mkdir(at(root, "t"), 0755), 0);
 	ck_assert_int_eq(mkdir(at(root, "t/a"), 0755), 0);
-	put_file(at(root, "t/a/f"), "x");
+	test_put_file(at(root, "t/a/f"), "x");
 	ck_assert_int_eq(symlink(outside, at(root, "t/out")), 0);
 	ck_assert_int_eq(symlink(at(outside, "keep"), at(root, "t/a/k")), 0);
 	ck_assert_int_eq(beneath_rmtree(rootfd, "t", NULL), 0);
@@ -457,14 +444,14 @@ START_TEST(test_sweep_removes_only_temp_names)
 {
 	ck_assert_int_eq(mkdir(at(root, "a"), 0755), 0);
 	ck_assert_int_eq(mkdir(at(root, "a/b"), 0755), 0);
-	put_file(at(root, ".layersync.tmp.0000000000000001"), "x");
-	put_file(at(root, "a/b/.layersync.tmp.0000000000000002"), "x");
+	test_put_file(at(root, ".layersync.tmp.0000000000000001"), "x");
+	test_put_file(at(root, "a/b/.layersync.tmp.0000000000000002"), "x");
 	ck_assert_int_eq(mkdir(at(root, "a/.layersync.tmp.dir"), 0755), 0);
-	put_file(at(root, "a/.layersync.tmp.dir/inner"), "x");
-	put_file(at(root, "a/b/keep"), "x");
-	put_file(at(root, "a/.layersync.tmpkeep"), "x");
+	test_put_file(at(root, "a/.layersync.tmp.dir/inner"), "x");
+	test_put_file(at(root, "a/b/keep"), "x");
+	test_put_file(at(root, "a/.layersync.tmpkeep"), "x");
 	ck_assert_int_eq(symlink(outside, at(root, "a/out")), 0);
-	put_file(at(outside, ".layersync.tmp.outside"), "x");
+	test_put_file(at(outside, ".layersync.tmp.outside"), "x");
 	ck_assert_int_eq(beneath_sweep(rootfd, NULL), 0);
 	ck_assert(!exists(at(root, ".layersync.tmp.0000000000000001")));
 	ck_assert(!exists(at(root, "a/b/.layersync.tmp.0000000000000002")));

@@ -1,7 +1,7 @@
 /*
  * testpath: filesystem helpers the unit tests share: "dir/rel" paths in
- * rotating buffers, a root and an "outside" dir for escape tests, fd
- * counting for leak checks, and tree removal.
+ * rotating buffers, a root and an "outside" dir for escape tests, file
+ * writing, fd counting for leak checks, and tree removal.
  */
 #ifndef LS_TESTPATH_H
 #define LS_TESTPATH_H
@@ -13,6 +13,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -25,6 +26,18 @@ at(const char *dir, const char *rel)
 	i = (i + 1) % 4;
 	snprintf(bufs[i], sizeof(bufs[i]), "%s/%s", dir, rel);
 	return bufs[i];
+}
+
+/* Write content to path, replacing it. */
+static inline void
+test_put_file(const char *path, const char *content)
+{
+	int	 fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, content, strlen(content)),
+	    (ssize_t)strlen(content));
+	close(fd);
 }
 
 /* Open fds of this process, to check that a test leaked none. */
