@@ -6,19 +6,24 @@
  * control socket (control_call). A command whose issue is not done yet
  * says so and exits CLI_EXIT_NOT_BUILT: it never pretends to work.
  */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "cli.h"
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "kaconf.h"
 #include "log.h"
+#include "notify.h"
 #include "ping.h"
 #include "recv.h"
 #include "xmalloc.h"
@@ -50,6 +55,10 @@ static int	run_daemon(struct cli *, const struct command *, int, char **);
 static int	run_control(struct cli *, const struct command *, int,
 		    char **);
 static struct conf *cli_conf(struct cli *);
+static int	run_kaconf(struct cli *, const struct command *, int,
+		    char **);
+static int	run_notify(struct cli *, const struct command *, int,
+		    char **);
 static int	run_serve(struct cli *, const struct command *, int, char **);
 static int	run_ping(struct cli *, const struct command *, int, char **);
 static int	run_version(struct cli *, const struct command *, int,
@@ -86,12 +95,39 @@ static const struct command commands[] = {
 	  "generation holds them all (or fails after --timeout seconds).\n",
 	  run_control, NULL, "wait timeout=" },
 	{ "promote", "promote", "start the twins here: this host becomes primary",
-	  "Brings every twin to its last complete batch and starts it; called\n"
-	  "by keepalived when the virtual IP moves here.\n",
-	  NULL, "failover (issue 4)", NULL },
+	  "Called by keepalived when the virtual IP moves here. Brings every\n"
+	  "twin to its last complete batch, starts them all in parallel,\n"
+	  "checks that they run, then replicates them towards the old\n"
+	  "primary whenever it is back. It reports the time from its start\n"
+	  "to every container running. Idempotent: on a primary it starts\n"
+	  "whatever replicated container is not running.\n",
+	  run_control, NULL, NULL },
 	{ "demote", "demote", "stop the local containers: this host becomes standby",
-	  "Stops the local replicated containers first (fencing), then\n"
-	  "receives from the new primary.\n", NULL, "failover (issue 4)", NULL },
+	  "Called by keepalived on BACKUP, FAULT and STOP. Stops the local\n"
+	  "replicated containers first (they must be down before anything\n"
+	  "else: this is the fencing), notes what changed here since the\n"
+	  "last batch the peer acknowledged, and becomes a receiver: the new\n"
+	  "primary ships those paths and its own changes back. Idempotent.\n",
+	  run_control, NULL, NULL },
+	{ "check", "check [--quiet]", "exit 0 if the agent and its containers are healthy",
+	  "keepalived's track script. Fails if the daemon does not answer,\n"
+	  "or if this host is the primary and a replicated container exited\n"
+	  "more often than restart_attempts within restart_window_ms (the\n"
+	  "agent restarts it locally until then). On failure keepalived puts\n"
+	  "this host in FAULT and the standby takes over.\n",
+	  run_control, NULL, "quiet" },
+	{ "keepalived-config", "keepalived-config",
+	  "print a keepalived.conf for this node",
+	  "Prints a ready keepalived.conf from layersync.conf: its vrrp group\n"
+	  "(interface, vip, router_id, priority, advert_ms) and the peers'\n"
+	  "addresses (unicast). Both hosts are BACKUP with nopreempt, events\n"
+	  "go through the notify FIFO to 'layersync notify', and\n"
+	  "'layersync check' is the track script.\n",
+	  run_kaconf, NULL, NULL },
+	{ "notify", "notify FIFO", "keepalived's notify_fifo_script (internal)",
+	  "Reads keepalived's notify FIFO and runs, one at a time and in\n"
+	  "order, promote on MASTER and demote on BACKUP, FAULT and STOP.\n",
+	  run_notify, NULL, NULL },
 	{ "serve", "serve --stdio | --purge-twin=NAME",
 	  "receiver end of replication (run over SSH)",
 	  "Speaks the replication protocol on stdin/stdout; the primary runs\n"
@@ -134,7 +170,7 @@ usage_all(FILE *f)
 	    "Keeps a stopped twin of each container on a standby host in step\n"
 	    "with the running container's read-write layer.\n\ncommands:\n");
 	for (cmd = commands; cmd->name != NULL; cmd++)
-		fprintf(f, "  %-9s %s%s\n", cmd->name, cmd->summary,
+		fprintf(f, "  %-17s %s%s\n", cmd->name, cmd->summary,
 		    cmd->not_built != NULL ? " (not built yet)" : "");
 	fprintf(f, "\noptions:\n"
 	    "  -c FILE   configuration file (default %s)\n"
@@ -168,6 +204,7 @@ static const struct option cmd_longopts[] = {
 	{ "peer", required_argument, NULL, 1004 },
 	{ "timeout", required_argument, NULL, 1005 },
 	{ "purge-twin", required_argument, NULL, 1006 },
+	{ "quiet", no_argument, NULL, 1007 },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -381,6 +418,54 @@ run_serve(struct cli *cli, const struct command *cmd, int argc, char **argv)
 	r = purge != NULL ? recv_purge(conf, purge) : recv_serve(conf, 0, 1);
 	conf_free(conf);
 	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+static int
+run_kaconf(struct cli *cli, const struct command *cmd, int argc, char **argv)
+{
+	struct conf	*conf;
+	struct ls_err	 err;
+	char		 self[PATH_MAX];
+	ssize_t		 n;
+	int		 r;
+
+	(void)argv;
+	if (argc != 0) {
+		usage_command(stderr, cmd);
+		return CLI_EXIT_USAGE;
+	}
+	if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) == -1) {
+		fprintf(stderr, "layersync: /proc/self/exe: %s\n",
+		    strerror(errno));
+		return CLI_EXIT_FAIL;
+	}
+	self[n] = '\0';
+	if ((conf = cli_conf(cli)) == NULL)
+		return CLI_EXIT_FAIL;
+	r = kaconf_write(conf, self, stdout, &err);
+	if (r == -1)
+		fprintf(stderr, "layersync keepalived-config: %s\n", err.msg);
+	conf_free(conf);
+	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
+}
+
+static int
+run_notify(struct cli *cli, const struct command *cmd, int argc, char **argv)
+{
+	struct conf	*conf;
+	int		 r;
+
+	if (argc != 1) {
+		usage_command(stderr, cmd);
+		return CLI_EXIT_USAGE;
+	}
+	if ((conf = cli_conf(cli)) == NULL)
+		return CLI_EXIT_FAIL;
+	log_init(strcmp(conf->log, "syslog") == 0 ? LOG_TO_SYSLOG :
+	    LOG_TO_STDERR, cli->verbose, "layersync notify");
+	r = notify_fifo_run(conf, argv[0]);
+	conf_free(conf);
+	return r;
 }
 
 static int

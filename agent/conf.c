@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/un.h>
+#include <arpa/inet.h>
 
 #include "conf.h"
 #include "xmalloc.h"
@@ -50,6 +51,8 @@ static const struct setting top_settings[] = {
 	    check_socket),
 	STR(conf, log, 0, "stderr", check_log),
 	INT(conf, max_lag_ms, 50, 1, 60000),
+	INT(conf, restart_attempts, 3, 0, 100),
+	INT(conf, restart_window_ms, 60000, 1000, 86400000),
 	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
 };
 
@@ -64,8 +67,21 @@ static const struct setting peer_settings[] = {
 	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
 };
 
+static const char	*check_cidr(const char *);
+static const char	*check_ipv4(const char *);
+
+static const struct setting vrrp_settings[] = {
+	STR(conf_vrrp, interface, 1, NULL, check_word),
+	STR(conf_vrrp, vip, 1, NULL, check_cidr),
+	INT(conf_vrrp, router_id, 51, 1, 255),
+	INT(conf_vrrp, priority, 100, 1, 254),
+	INT(conf_vrrp, advert_ms, 1000, 10, 25500),
+	STR(conf_vrrp, address, 0, "", check_ipv4),
+	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
+};
+
 /* Top-level names handled outside the table. */
-static const char *const top_lists[] = { "peers", NULL };
+static const char *const top_lists[] = { "peers", "vrrp", NULL };
 
 struct parse {
 	const char	*path;
@@ -150,6 +166,37 @@ check_word(const char *s)
 		return "must not be empty";
 	if (strpbrk(s, " \t\n\r'\"\\") != NULL)
 		return "must not contain spaces or quotes";
+	return NULL;
+}
+
+static const char *
+check_ipv4(const char *s)
+{
+	struct in_addr	 a;
+
+	if (s[0] == '\0' || inet_pton(AF_INET, s, &a) == 1)
+		return NULL;
+	return "must be an IPv4 address";
+}
+
+static const char *
+check_cidr(const char *s)
+{
+	char		 addr[INET_ADDRSTRLEN], *end;
+	const char	*slash = strchr(s, '/');
+	struct in_addr	 a;
+	long		 len;
+
+	if (slash == NULL || (size_t)(slash - s) >= sizeof(addr))
+		return "must be an IPv4 address with its prefix length, "
+		    "such as \"10.0.0.100/24\"";
+	memcpy(addr, s, (size_t)(slash - s));
+	addr[slash - s] = '\0';
+	len = strtol(slash + 1, &end, 10);
+	if (inet_pton(AF_INET, addr, &a) != 1 || *end != '\0' ||
+	    end == slash + 1 || len < 1 || len > 32)
+		return "must be an IPv4 address with its prefix length, "
+		    "such as \"10.0.0.100/24\"";
 	return NULL;
 }
 
@@ -297,6 +344,33 @@ parse_peers(struct parse *p, struct conf *conf, config_setting_t *list)
 	}
 }
 
+static void
+vrrp_free(struct conf_vrrp *v)
+{
+	if (v == NULL)
+		return;
+	free(v->interface);
+	free(v->vip);
+	free(v->address);
+	free(v);
+}
+
+static void
+parse_vrrp(struct parse *p, struct conf *conf, config_setting_t *g)
+{
+	int	 line = config_setting_source_line(g);
+
+	if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+		errorf(p, line, "'vrrp' must be a group: vrrp = { interface = "
+		    "...; vip = ...; }");
+		return;
+	}
+	conf->vrrp = xcalloc(1, sizeof(*conf->vrrp));
+	conf->vrrp->line = line;
+	check_unknown(p, g, vrrp_settings, NULL, "vrrp.");
+	apply_table(p, g, line, vrrp_settings, conf->vrrp, "vrrp.");
+}
+
 /* Say why the file could not be parsed, in file:line form. */
 static void
 syntax_error(struct parse *p, config_t *cfg)
@@ -319,7 +393,7 @@ conf_load(const char *path, struct buf *errs)
 	struct parse		 p = { path, errs, 0 };
 	struct conf		*conf;
 	config_t		 cfg;
-	config_setting_t	*root, *peers;
+	config_setting_t	*root, *peers, *vrrp;
 
 	config_init(&cfg);
 	errno = 0;
@@ -336,6 +410,8 @@ conf_load(const char *path, struct buf *errs)
 	apply_table(&p, root, 0, top_settings, conf, "");
 	if ((peers = config_setting_get_member(root, "peers")) != NULL)
 		parse_peers(&p, conf, peers);
+	if ((vrrp = config_setting_get_member(root, "vrrp")) != NULL)
+		parse_vrrp(&p, conf, vrrp);
 	config_destroy(&cfg);
 	if (p.nerrs > 0) {
 		conf_free(conf);
@@ -361,6 +437,7 @@ conf_free(struct conf *conf)
 	free(conf->state_dir);
 	free(conf->control_socket);
 	free(conf->log);
+	vrrp_free(conf->vrrp);
 	free(conf);
 }
 

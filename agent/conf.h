@@ -29,6 +29,17 @@ struct conf_peer {
 };
 TAILQ_HEAD(conf_peers, conf_peer);
 
+/* The optional vrrp group: what `keepalived-config` writes. */
+struct conf_vrrp {
+	char			*interface;
+	char			*vip;		/* "10.0.0.100/24" */
+	long long		 router_id;	/* virtual_router_id */
+	long long		 priority;
+	long long		 advert_ms;	/* advert_int */
+	char			*address;	/* unicast source, "" for none */
+	int			 line;
+};
+
 struct conf {
 	char			*path;
 	char			*node;
@@ -38,6 +49,9 @@ struct conf {
 	char			*log;		/* "stderr" or "syslog" */
 	long long		 max_lag_ms;	/* ship a busy file at least
 						   this often */
+	long long		 restart_attempts; /* local restarts of an */
+	long long		 restart_window_ms; /* exited container */
+	struct conf_vrrp	*vrrp;		/* NULL: not configured */
 	struct conf_peers	 peers;
 };
 

@@ -30,6 +30,7 @@ container_new(const char *name, const char *peer, const char *state_dir)
 	c->statedir = xasprintf("%s/containers/%s", state_dir, name);
 	c->rootfd = -1;
 	c->watch_id = -1;
+	c->pidfd = -1;
 	path = xasprintf("%s/index", c->statedir);
 	if ((c->index = index_load(path, &c->gen, &err)) == NULL) {
 		c->index = index_new();
@@ -70,6 +71,8 @@ container_free(struct container *c)
 	container_info_clear(&c->info);
 	if (c->rootfd != -1)
 		close(c->rootfd);
+	if (c->pidfd != -1)
+		close(c->pidfd);
 	free(c->name);
 	free(c->peer);
 	free(c->statedir);
@@ -281,6 +284,20 @@ void
 container_skipped(struct container *c, const char *path)
 {
 	c->skipped = strv_add(c->skipped, path);
+}
+
+/*
+ * The peer, a demoted primary, may hold something else at path than
+ * our index says: mark it unknown (a mode no entry has, so it never
+ * compares equal) and ship it, or its removal, again.
+ */
+void
+container_diverged(struct container *c, const char *path)
+{
+	static const struct index_stat	 unknown;
+
+	index_set(c->index, path, &unknown);
+	mark_dirty(c, path, 1);
 }
 
 /* The batch in flight is durable on the peer. */

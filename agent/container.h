@@ -51,6 +51,13 @@ struct container {
 	char			**skipped;	/* the peer asks for them again */
 	long long		 inflight_ms;	/* cut time */
 	int			 twin_ok;	/* in this session */
+	/* Local restarts (replica_health.c). */
+	int			 pidfd;		/* -1: not watched */
+	int			 starting;	/* a runtime start runs */
+	int			 failed;	/* past the restart limit */
+	int			 restarts;	/* in the current window */
+	long long		 restart_window;	/* its start */
+	uint64_t		 restarts_total;
 	int			 opened;
 	/* Counters for status. */
 	uint64_t		 bytes, files, rescans, batches;
@@ -73,6 +80,7 @@ int		 container_has_work(struct container *, long long now,
 		    int max_lag_ms, long long *deadline);
 struct batch	*container_cut(struct container *, long long now,
 		    int max_lag_ms);
+void		 container_diverged(struct container *, const char *path);
 void		 container_skipped(struct container *, const char *path);
 void		 container_acked(struct container *, long long now);
 void		 container_lost(struct container *);

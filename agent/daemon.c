@@ -166,6 +166,41 @@ cmd_sync(struct control_client *c, int argc, char **argv, void *arg)
 }
 
 static void
+cmd_promote(struct control_client *c, int argc, char **argv, void *arg)
+{
+	struct daemon	*d = arg;
+
+	(void)argv;
+	if (argc != 1)
+		control_done(c, 0, "usage: promote");
+	else
+		replica_promote(d->replica, c);
+}
+
+static void
+cmd_demote(struct control_client *c, int argc, char **argv, void *arg)
+{
+	struct daemon	*d = arg;
+
+	(void)argv;
+	if (argc != 1)
+		control_done(c, 0, "usage: demote");
+	else
+		replica_demote(d->replica, c);
+}
+
+static void
+cmd_check(struct control_client *c, int argc, char **argv, void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--quiet") != 0))
+		control_done(c, 0, "usage: check [--quiet]");
+	else
+		replica_check(d->replica, c, argc == 2);
+}
+
+static void
 on_stop(struct loop *loop, int signo, void *arg)
 {
 	(void)arg;
@@ -228,6 +263,9 @@ daemon_setup(struct daemon *d)
 	control_register(d->ctl, "add", cmd_add, d);
 	control_register(d->ctl, "remove", cmd_remove, d);
 	control_register(d->ctl, "sync", cmd_sync, d);
+	control_register(d->ctl, "promote", cmd_promote, d);
+	control_register(d->ctl, "demote", cmd_demote, d);
+	control_register(d->ctl, "check", cmd_check, d);
 	return 0;
 }
 

@@ -129,9 +129,11 @@ decode_payload(struct cursor *c, struct frame *f)
 	case FRAME_ERROR:
 	case FRAME_SKIPPED:
 	case FRAME_SIGREQ:
+	case FRAME_DIVERGED:
 		f->u.str = get_str(c);
 		return 0;
 	case FRAME_OPENED:
+	case FRAME_HANDOVER:
 	case FRAME_COMMIT:
 	case FRAME_ACK:
 	case FRAME_SIGEND:
@@ -222,7 +224,7 @@ frame_type_name(int type)
 		NULL, "HELLO", "OPEN", "OPENED", "ENTRY", "DATA", "END",
 		"REMOVE", "RENAME", "COMMIT", "ACK", "ERROR", "TWIN",
 		"TWIN_OK", "SKIPPED", "SIGREQ", "SIG", "SIGEND", "DELTA",
-		"NEED_IMAGE", "IMAGE", "IMAGE_END"
+		"NEED_IMAGE", "IMAGE", "IMAGE_END", "DIVERGED", "HANDOVER"
 	};
 
 	if (type <= 0 || type >= FRAME__MAX)

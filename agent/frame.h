@@ -43,6 +43,15 @@
  *					acknowledged did not fit the twin's
  *					tree (the primary's tree changed while
  *					it was read): ship that path again
+ *	DIVERGED s->p	str path	after OPEN of a twin that was the
+ *					primary until its demotion: this path
+ *					may differ from what the new primary
+ *					acknowledged (changed there after the
+ *					last batch it shipped): ship it again
+ *	HANDOVER s->p	u64 generation	instead of OPENED after DIVERGED
+ *					frames: the twin's generation is the
+ *					last one it had acknowledged as the
+ *					primary; keep the index, do not reset
  *
  * The receiver trusts nothing: frame_decode() bounds every length
  * against the frame type before a payload is looked at, and paths are
@@ -59,7 +68,7 @@
 #include "err.h"
 
 #define FRAME_MAGIC		0x4c53594eU	/* "LSYN" */
-#define FRAME_VERSION		1
+#define FRAME_VERSION		2
 #define FRAME_HDR_LEN		8
 #define FRAME_MAX_DATA		(256 * 1024)	/* DATA bytes per frame */
 #define FRAME_MAX_PAYLOAD	(FRAME_MAX_DATA + 64)
@@ -90,6 +99,8 @@ enum frame_type {
 	FRAME_NEED_IMAGE,
 	FRAME_IMAGE,
 	FRAME_IMAGE_END,
+	FRAME_DIVERGED,
+	FRAME_HANDOVER,
 	FRAME__MAX
 };
 
@@ -139,7 +150,7 @@ struct frame {
 			struct frame_str	 node;
 		} hello;
 		struct frame_str	 str;	/* OPEN, REMOVE, ERROR */
-		uint64_t		 gen;	/* OPENED, COMMIT, ACK */
+		uint64_t		 gen;	/* OPENED, HANDOVER, COMMIT, ACK */
 		struct frame_entry	 entry;
 		struct {
 			uint64_t		 offset;

@@ -4,10 +4,15 @@
  * beneath.h.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include "buf.h"
+#include "err.h"
 #include "fsutil.h"
 #include "xmalloc.h"
 
@@ -43,4 +48,95 @@ mkdir_parent(const char *path)
 	}
 	free(dir);
 	return r;
+}
+
+/* Write data to dir/name through a temp file, fsync, rename, fsync dir. */
+int
+write_durably(const char *dir, const char *name, const struct buf *data,
+    struct ls_err *err)
+{
+	char	*path = xasprintf("%s/%s", dir, name);
+	char	*tmp = xasprintf("%s.tmp", path);
+	int	 fd, dfd = -1, r = -1;
+
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	    0600)) == -1) {
+		ls_err_sys(err, "%s", tmp);
+		goto out;
+	}
+	if (write(fd, data->data, data->len) != (ssize_t)data->len ||
+	    fsync(fd) == -1) {
+		ls_err_sys(err, "%s: write", tmp);
+		close(fd);
+		unlink(tmp);
+		goto out;
+	}
+	close(fd);
+	if (rename(tmp, path) == -1) {
+		ls_err_sys(err, "%s", path);
+		unlink(tmp);
+		goto out;
+	}
+	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
+	    fsync(dfd) == -1) {
+		ls_err_sys(err, "%s: fsync", dir);
+		goto out;
+	}
+	r = 0;
+out:
+	if (dfd != -1)
+		close(dfd);
+	free(tmp);
+	free(path);
+	return r;
+}
+
+/*
+ * Read all of dir/name into b (initialized by the caller). Returns 1,
+ * 0 if the file does not exist, -1 on another error (err says which).
+ */
+int
+read_whole(const char *dir, const char *name, struct buf *b,
+    struct ls_err *err)
+{
+	char	*path = xasprintf("%s/%s", dir, name);
+	char	 tmp[8192];
+	ssize_t	 n;
+	int	 fd, r = 1;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
+		r = errno == ENOENT ? 0 : -1;
+		if (r == -1)
+			ls_err_sys(err, "%s", path);
+		free(path);
+		return r;
+	}
+	while ((n = read(fd, tmp, sizeof(tmp))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1) {
+			ls_err_sys(err, "%s", path);
+			r = -1;
+			break;
+		}
+		buf_add(b, tmp, (size_t)n);
+	}
+	close(fd);
+	free(path);
+	return r;
+}
+
+/* The whole of dir/name, NUL-terminated; NULL if missing or unreadable
+ * (err says why when it exists). */
+char *
+read_small(const char *dir, const char *name, struct ls_err *err)
+{
+	struct buf	 b;
+
+	buf_init(&b);
+	if (read_whole(dir, name, &b, err) != 1) {
+		buf_release(&b);
+		return NULL;
+	}
+	return b.data;	/* the caller owns it; b is not used again */
 }

@@ -4,7 +4,15 @@
 
 #include <sys/types.h>
 
+struct buf;
+struct ls_err;
+
 int	mkdir_p(const char *path, mode_t mode);
 int	mkdir_parent(const char *path);
+int	write_durably(const char *dir, const char *name, const struct buf *,
+	    struct ls_err *);
+int	read_whole(const char *dir, const char *name, struct buf *,
+	    struct ls_err *);
+char	*read_small(const char *dir, const char *name, struct ls_err *);
 
 #endif

@@ -15,6 +15,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@
 #include "beneath.h"
 #include "buf.h"
 #include "escape.h"
+#include "fsutil.h"
 #include "index.h"
 #include "journal_int.h"
 #include "xmalloc.h"
@@ -221,47 +223,6 @@ plan_phases(struct jops *ops)
 	}
 	index_free(ps.touched);
 	index_free(ps.above);
-}
-
-/* Write data to dir/name through a temp file, fsync, rename, fsync dir. */
-static int
-write_durably(const char *dir, const char *name, const struct buf *data,
-    struct ls_err *err)
-{
-	char	*path = xasprintf("%s/%s", dir, name);
-	char	*tmp = xasprintf("%s.tmp", path);
-	int	 fd, dfd = -1, r = -1;
-
-	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-	    0600)) == -1) {
-		ls_err_sys(err, "%s", tmp);
-		goto out;
-	}
-	if (write(fd, data->data, data->len) != (ssize_t)data->len ||
-	    fsync(fd) == -1) {
-		ls_err_sys(err, "%s: write", tmp);
-		close(fd);
-		unlink(tmp);
-		goto out;
-	}
-	close(fd);
-	if (rename(tmp, path) == -1) {
-		ls_err_sys(err, "%s", path);
-		unlink(tmp);
-		goto out;
-	}
-	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(dfd) == -1) {
-		ls_err_sys(err, "%s: fsync", dir);
-		goto out;
-	}
-	r = 0;
-out:
-	if (dfd != -1)
-		close(dfd);
-	free(tmp);
-	free(path);
-	return r;
 }
 
 static void
@@ -507,27 +468,22 @@ journal_clear_stage(int stagefd, struct ls_err *err)
 	return r;
 }
 
-static char *
-read_small(const char *dir, const char *name, struct ls_err *err)
+/* The stage dir sits beside the upperdir: same filesystem, not in it. */
+int
+journal_stage_open(const char *upperdir, struct ls_err *err)
 {
-	char	*path = xasprintf("%s/%s", dir, name);
-	char	 tmp[4096];
-	struct buf b;
-	ssize_t	 n;
-	int	 fd;
+	char	*copy = xstrdup(upperdir);
+	char	*stage = xasprintf("%s/%s", dirname(copy), JOURNAL_STAGE_DIR);
+	int	 fd = -1;
 
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) == -1) {
-		if (errno != ENOENT)
-			ls_err_sys(err, "%s", path);
-		free(path);
-		return NULL;
-	}
-	buf_init(&b);
-	while ((n = read(fd, tmp, sizeof(tmp))) > 0)
-		buf_add(&b, tmp, (size_t)n);
-	close(fd);
-	free(path);
-	return b.data;	/* the caller owns it; b is not used again */
+	if (mkdir(stage, 0700) == -1 && errno != EEXIST)
+		ls_err_sys(err, "stage %s", stage);
+	else if ((fd = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1)
+		ls_err_sys(err, "stage %s", stage);
+	free(stage);
+	free(copy);
+	return fd;
 }
 
 /*

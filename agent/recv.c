@@ -24,6 +24,7 @@
 #include "delta.h"
 #include "frame.h"
 #include "fsutil.h"
+#include "handover.h"
 #include "journal.h"
 #include "log.h"
 #include "proc.h"
@@ -71,6 +72,7 @@ close_container(struct recv *r)
 	if (r->stagefd != -1)
 		close(r->stagefd);
 	r->rootfd = r->stagefd = -1;
+	r->handover = 0;
 	free(r->name);
 	free(r->statedir);
 	free(r->upperdir);
@@ -109,31 +111,81 @@ recv_wire_name(struct frame_str s, struct ls_err *err)
 	return p;
 }
 
-/* The stage dir sits beside the upperdir: same filesystem, not in it. */
+/*
+ * Is NAME the primary's container on this host (promoted here)? Then it
+ * is no twin: a stale primary must not write into it.
+ */
 static int
-open_stage(struct recv *r, const char *upperdir, struct ls_err *err)
+primary_here(struct recv *r, struct ls_err *err)
 {
-	char	*copy = xstrdup(upperdir);
-	char	*stage = xasprintf("%s/%s", dirname(copy), JOURNAL_STAGE_DIR);
-	int	 rc = -1;
+	char	*path = xasprintf("%s/containers/%s/peer", r->conf->state_dir,
+		    r->name);
+	int	 here = access(path, F_OK) == 0;
 
-	if (mkdir(stage, 0700) == -1 && errno != EEXIST)
-		ls_err_sys(err, "stage %s", stage);
-	else if ((r->stagefd = open(stage, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC)) == -1)
-		ls_err_sys(err, "stage %s", stage);
-	else
-		rc = 0;
-	free(stage);
-	free(copy);
+	free(path);
+	if (here)
+		ls_err_set(err, "%s runs as the primary on %s (promoted): "
+		    "refusing to receive into it", r->name, r->conf->node);
+	return here;
+}
+
+/* Remember who sends and where the tree is, for a later promote. */
+static int
+note_twin(struct recv *r, struct ls_err *err)
+{
+	struct buf	 b;
+	int		 rc;
+
+	buf_init(&b);
+	buf_addf(&b, "%s\n", r->upperdir);
+	rc = write_durably(r->statedir, "upperdir", &b, err);
+	if (rc == 0 && r->peer_node != NULL) {
+		buf_reset(&b);
+		buf_addf(&b, "%s\n", r->peer_node);
+		rc = write_durably(r->statedir, "peer", &b, err);
+	}
+	buf_release(&b);
 	return rc;
+}
+
+/*
+ * OPENED, or, for a twin that was the primary until its demotion, the
+ * paths it may hold differently (DIVERGED) and HANDOVER.
+ */
+static int
+send_opened(struct recv *r, struct ls_err *err)
+{
+	struct pathlist	 l = { NULL, 0 };
+	size_t		 i;
+	int		 rc, failed = 0;
+
+	if ((rc = handover_load(r->statedir, &l, err)) == -1)
+		return -1;
+	if (rc == 0) {
+		frame_put_gen(&r->obuf, FRAME_OPENED, r->gen);
+		return 0;
+	}
+	log_info("%s: was the primary until generation %" PRIu64 ": %zu "
+	    "paths to ship again", r->name, r->gen, l.n);
+	for (i = 0; i < l.n; i++) {
+		frame_put_str(&r->obuf, FRAME_DIVERGED, l.v[i]);
+		if (r->obuf.len >= 1024 * 1024 &&
+		    (failed = recv_flush(r, err)) == -1)
+			break;
+	}
+	pathlist_clear(&l);
+	if (failed)
+		return -1;
+	frame_put_gen(&r->obuf, FRAME_HANDOVER, r->gen);
+	r->handover = 1;
+	return 0;
 }
 
 static int
 on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 {
 	struct container_info	 ci;
-	int			 rc = -1;
+	int			 rc = -1, lock = -1;
 
 	close_container(r);
 	if ((r->name = recv_wire_name(f->u.str, err)) == NULL)
@@ -152,20 +204,24 @@ on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 		ls_err_sys(err, "upperdir %s", ci.upperdir);
 		goto out;
 	}
-	if (open_stage(r, ci.upperdir, err) == -1)
+	if ((r->stagefd = journal_stage_open(ci.upperdir, err)) == -1)
 		goto out;
 	r->statedir = xasprintf("%s/twins/%s", r->conf->state_dir, r->name);
 	if (mkdir_p(r->statedir, 0700) == -1) {
 		ls_err_sys(err, "state dir %s", r->statedir);
 		goto out;
 	}
+	if ((lock = twin_lock(r->statedir, err)) == -1 ||
+	    primary_here(r, err) || note_twin(r, err) == -1)
+		goto out;
 	if (journal_recover(r->rootfd, r->stagefd, r->statedir, &r->gen,
 	    err) == -1 || (r->stage = apply_new(r->stagefd, err)) == NULL)
 		goto out;
 	r->journal = journal_new(r->rootfd, r->stagefd, r->statedir);
-	frame_put_gen(&r->obuf, FRAME_OPENED, r->gen);
-	rc = 0;
+	rc = send_opened(r, err);
 out:
+	if (lock != -1)
+		close(lock);
 	container_info_clear(&ci);
 	return rc;
 }
@@ -323,6 +379,8 @@ upper_mounted(const char *upperdir)
 static int
 on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 {
+	int	 lock, rc;
+
 	if (r->journal == NULL || r->file != NULL) {
 		ls_err_set(err, "COMMIT out of order");
 		return -1;
@@ -338,9 +396,19 @@ on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 		    gen, r->gen);
 		return -1;
 	}
-	if (journal_commit(r->journal, gen, on_skip, r, err) == -1)
+	/* A promote takes the lock to turn the twin into the primary. */
+	if ((lock = twin_lock(r->statedir, err)) == -1)
+		return -1;
+	rc = primary_here(r, err) ? -1 :
+	    journal_commit(r->journal, gen, on_skip, r, err);
+	close(lock);
+	if (rc == -1)
 		return -1;
 	r->gen = gen;
+	/* The new primary saved the DIVERGED paths before this batch. */
+	if (r->handover && handover_clear(r->statedir, err) == -1)
+		return -1;
+	r->handover = 0;
 	frame_put_gen(&r->obuf, FRAME_ACK, gen);
 	return 0;
 }
@@ -379,6 +447,12 @@ handle(struct recv *r, const struct frame *f, struct ls_err *err)
 		if (f->u.hello.version != FRAME_VERSION) {
 			ls_err_set(err, "protocol version %u, this end speaks "
 			    "%u", f->u.hello.version, FRAME_VERSION);
+			return -1;
+		}
+		free(r->peer_node);
+		r->peer_node = xstrndup(f->u.hello.node.p, f->u.hello.node.len);
+		if (!conf_name_valid(r->peer_node)) {
+			ls_err_set(err, "the primary's node name is invalid");
 			return -1;
 		}
 		frame_put_hello(&r->obuf, r->conf->node);
@@ -471,6 +545,7 @@ fail:
 	rc = -1;
 out:
 	close_container(&r);
+	free(r.peer_node);
 	recv_stop_loader(&r);
 	twin_spec_clear(&r.pending);
 	buf_release(&ibuf);

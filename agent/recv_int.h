@@ -31,6 +31,8 @@ struct recv {
 	struct journal		*journal;
 	struct apply		*stage;		/* builds entries in the stage */
 	uint64_t		 gen;
+	int			 handover;	/* DIVERGED sent this OPEN */
+	char			*peer_node;	/* the primary, from HELLO */
 	/* The regular file being received, and its patch if a delta. */
 	struct apply_file	*file;
 	char			*file_staged;

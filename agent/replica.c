@@ -58,6 +58,7 @@ replica_new(struct loop *loop, const struct conf *conf, struct ls_err *err)
 	}
 	loop_before_sleep(loop, before_sleep, r);
 	load_containers(r);
+	role_init(r);
 	return r;
 }
 
@@ -93,6 +94,7 @@ replica_free(struct replica *r)
 		return;
 	while ((w = TAILQ_FIRST(&r->waiters)) != NULL)
 		waiter_done(r, w, 0, "the daemon is shutting down");
+	role_free(r);
 	while (!LIST_EMPTY(&r->purges))
 		replica_purge_end(LIST_FIRST(&r->purges), "the daemon is shutting down");
 	while ((se = SLIST_FIRST(&r->ships)) != NULL) {
@@ -102,6 +104,7 @@ replica_free(struct replica *r)
 	}
 	while ((c = TAILQ_FIRST(&r->containers)) != NULL) {
 		TAILQ_REMOVE(&r->containers, c, entry);
+		health_unwatch(r, c);
 		if (container_save(c, &err) == -1)
 			log_warnx("container %s: %s", c->name, err.msg);
 		container_free(c);
@@ -122,8 +125,8 @@ replica_set_conf(struct replica *r, const struct conf *conf)
 	r->conf = conf;
 }
 
-static struct container *
-find(struct replica *r, const char *name)
+struct container *
+replica_find(struct replica *r, const char *name)
 {
 	struct container	*c;
 
@@ -253,8 +256,8 @@ before_sleep(struct loop *l, void *arg)
 }
 
 /* Find the container, open its upperdir and watch it. */
-static int
-start(struct replica *r, struct container *c, struct ls_err *err)
+int
+replica_start(struct replica *r, struct container *c, struct ls_err *err)
 {
 	if (replica_ship_for(r, c->peer) == NULL) {
 		ls_err_set(err, "peer '%s' is not in the configuration",
@@ -303,7 +306,7 @@ load_containers(struct replica *r)
 		fclose(f);
 		c = container_new(de->d_name, peer, r->conf->state_dir);
 		TAILQ_INSERT_TAIL(&r->containers, c, entry);
-		if (start(r, c, &err) == -1) {
+		if (replica_start(r, c, &err) == -1) {
 			snprintf(c->last_error, sizeof(c->last_error), "%s",
 			    err.msg);
 			log_errx("container %s: cannot resume: %s", c->name,
@@ -323,7 +326,7 @@ load_containers(struct replica *r)
 static void
 progress(struct replica *r, struct waiter *w, long long now)
 {
-	struct container		*c = find(r, w->name);
+	struct container		*c = replica_find(r, w->name);
 	const struct batch_stats	*st;
 	uint64_t			 files, bytes;
 	double				 secs, rate;
@@ -432,8 +435,18 @@ replica_add(struct replica *r, struct control_client *cc, const char *name,
 		control_done(cc, 0, "'%s' is not a valid container name", name);
 		return;
 	}
-	if (find(r, name) != NULL) {
+	if (replica_find(r, name) != NULL) {
 		control_done(cc, 0, "%s is already replicated", name);
+		return;
+	}
+	if (r->role == ROLE_STANDBY && !TAILQ_EMPTY(&r->containers)) {
+		control_done(cc, 0, "%s is the standby: add containers on the "
+		    "primary", r->conf->node);
+		return;
+	}
+	if (r->op != NULL) {
+		control_done(cc, 0, "a %s is under way: try again when it is "
+		    "done", r->op->req->promote ? "promote" : "demote");
 		return;
 	}
 	if (peer == NULL && (peer = default_peer(r->conf, &err)) == NULL) {
@@ -446,7 +459,7 @@ replica_add(struct replica *r, struct control_client *cc, const char *name,
 		return;
 	}
 	c = container_new(name, peer, r->conf->state_dir);
-	if (start(r, c, &err) == -1 || container_save(c, &err) == -1) {
+	if (replica_start(r, c, &err) == -1 || container_save(c, &err) == -1) {
 		log_errx("add %s: %s", name, err.msg);
 		control_done(cc, 0, "%s", err.msg);
 		if (c->watch_id != -1)
@@ -455,6 +468,9 @@ replica_add(struct replica *r, struct control_client *cc, const char *name,
 		return;
 	}
 	TAILQ_INSERT_TAIL(&r->containers, c, entry);
+	if (r->role != ROLE_PRIMARY && role_set(r, ROLE_PRIMARY, &err) == -1)
+		log_warnx("%s", err.msg);
+	health_watch(r, c);
 	log_notice("container %s: replicating %s to %s", name,
 	    c->info.upperdir, peer);
 	control_out(cc, "add: %s (%s) to %s: first sync started", name,
@@ -462,30 +478,39 @@ replica_add(struct replica *r, struct control_client *cc, const char *name,
 	wait_for_gen(r, cc, c, "add", 0);
 }
 
+/* Stop everything this replica does for c; the caller frees it. */
+void
+replica_drop(struct replica *r, struct container *c)
+{
+	struct ship_entry	*se;
+	struct waiter		*w, *tmp;
+
+	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp)
+		if (strcmp(w->name, c->name) == 0)
+			waiter_done(r, w, 0, "%s: %s was removed", w->what,
+			    c->name);
+	SLIST_FOREACH(se, &r->ships, entry)
+		ship_forget(se->ship, c);
+	if (c->watch_id != -1)
+		watcher_remove_root(r->watcher, c->watch_id);
+	c->watch_id = -1;
+	health_unwatch(r, c);
+	TAILQ_REMOVE(&r->containers, c, entry);
+}
+
 void
 replica_remove(struct replica *r, struct control_client *cc,
     const char *name, int purge)
 {
 	struct container	*c;
-	struct ship_entry	*se;
-	struct waiter		*w, *tmp;
 	struct conf_peer	*peer;
 	struct ls_err		 err;
 
-	if ((c = find(r, name)) == NULL) {
+	if ((c = replica_find(r, name)) == NULL) {
 		control_done(cc, 0, "%s is not replicated", name);
 		return;
 	}
-
-	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp)
-		if (strcmp(w->name, name) == 0)
-			waiter_done(r, w, 0, "%s: %s was removed", w->what,
-			    name);
-	SLIST_FOREACH(se, &r->ships, entry)
-		ship_forget(se->ship, c);
-	if (c->watch_id != -1)
-		watcher_remove_root(r->watcher, c->watch_id);
-	TAILQ_REMOVE(&r->containers, c, entry);
+	replica_drop(r, c);
 	if (container_forget(c, &err) == -1)
 		log_warnx("container %s: %s", name, err.msg);
 	log_notice("container %s: replication stopped%s", name, purge ?
@@ -507,7 +532,7 @@ replica_sync(struct replica *r, struct control_client *cc, const char *name,
 {
 	struct container	*c;
 
-	if ((c = find(r, name)) == NULL) {
+	if ((c = replica_find(r, name)) == NULL) {
 		control_done(cc, 0, "%s is not replicated", name);
 		return;
 	}

@@ -29,5 +29,9 @@ void		 replica_sync(struct replica *, struct control_client *,
 		    const char *name, int wait, long timeout_ms);
 void		 replica_status(struct replica *, struct control_client *,
 		    int json);
+void		 replica_promote(struct replica *, struct control_client *);
+void		 replica_demote(struct replica *, struct control_client *);
+void		 replica_check(struct replica *, struct control_client *,
+		    int quiet);
 
 #endif

@@ -9,6 +9,7 @@
 
 #include <bsd/sys/queue.h>
 
+#include "buf.h"
 #include "container.h"
 #include "replica.h"
 
@@ -40,6 +41,28 @@ struct purge {
 	long long		 timer;
 };
 
+enum role {
+	ROLE_STANDBY,
+	ROLE_PRIMARY
+};
+
+/* A promote or demote asked for; they run one at a time, in order. */
+struct role_req {
+	TAILQ_ENTRY(role_req)	 entry;
+	struct control_client	*client;	/* NULL: the daemon's own */
+	int			 promote;
+};
+TAILQ_HEAD(role_reqs, role_req);
+
+/* The one running: it waits for its runtime children (start, stop). */
+struct role_op {
+	struct role_req		*req;
+	long long		 started;
+	int			 pending;
+	int			 ok, failed;
+	struct buf		 errors;
+};
+
 struct ship_entry {
 	SLIST_ENTRY(ship_entry)	 entry;
 	struct ship		*ship;
@@ -56,11 +79,30 @@ struct replica {
 	int			 next_id;
 	long long		 wake_timer;
 	long long		 waiter_timer;
+	enum role		 role;
+	struct role_reqs	 role_queue;
+	struct role_op		*op;
+	const char		*last_switch;	/* "promote", "demote", NULL */
+	long long		 last_switch_ms;	/* its start to its end */
+	long long		 last_switch_at;
 };
 
 struct ship	*replica_ship_for(struct replica *, const char *peer);
 void		 replica_purge_start(struct replica *, struct control_client *,
 		    const char *name, const struct conf_peer *);
 void		 replica_purge_end(struct purge *, const char *why);
+int		 replica_start(struct replica *, struct container *,
+		    struct ls_err *);
+struct container *replica_find(struct replica *, const char *name);
+void		 replica_drop(struct replica *, struct container *);
+
+void		 role_init(struct replica *);
+int		 role_set(struct replica *, enum role, struct ls_err *);
+void		 role_free(struct replica *);
+void		 health_watch(struct replica *, struct container *);
+void		 health_unwatch(struct replica *, struct container *);
+int		 health_kill(struct replica *, struct container *);
+void		 health_refresh(struct replica *, struct container *);
+void		 health_resume(struct replica *, struct container *);
 
 #endif

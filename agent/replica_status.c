@@ -51,6 +51,11 @@ status_json(struct replica *r, struct buf *b)
 
 	buf_addstr(b, "{\"node\":");
 	json_string(b, r->conf->node);
+	buf_addf(b, ",\"role\":\"%s\"", r->role == ROLE_PRIMARY ? "primary" :
+	    "standby");
+	if (r->last_switch != NULL)
+		buf_addf(b, ",\"last_switch\":\"%s\",\"last_switch_ms\":%lld",
+		    r->last_switch, r->last_switch_ms);
 	buf_addf(b, ",\"watches\":%zu,\"overflows\":%lu,\"containers\":[",
 	    watcher_nwatches(r->watcher), watcher_overflows(r->watcher));
 	TAILQ_FOREACH(c, &r->containers, entry) {
@@ -64,8 +69,11 @@ status_json(struct replica *r, struct buf *b)
 		buf_addf(b, ",\"twin_generation\":%" PRIu64 ",\"generation\":%"
 		    PRIu64 ",\"lag_ms\":%lld,\"bytes\":%" PRIu64 ",\"files\":%"
 		    PRIu64 ",\"batches\":%" PRIu64 ",\"rescans\":%" PRIu64
+		    ",\"running\":%s,\"restarts\":%" PRIu64 ",\"failed\":%s"
 		    ",\"last_error\":", c->gen, container_target_gen(c),
-		    c->last_lag_ms, c->bytes, c->files, c->batches, c->rescans);
+		    c->last_lag_ms, c->bytes, c->files, c->batches, c->rescans,
+		    c->pidfd != -1 ? "true" : "false", c->restarts_total,
+		    c->failed ? "true" : "false");
 		json_string(b, c->last_error);
 		buf_addch(b, '}');
 	}
@@ -85,6 +93,14 @@ replica_status(struct replica *r, struct control_client *cc, int json)
 		buf_release(&b);
 		return;
 	}
+	control_out(cc, "role: %s", r->role == ROLE_PRIMARY ? "primary" :
+	    "standby");
+	if (r->last_switch != NULL)
+		control_out(cc, "last %s: %lld ms to %s, %.0f s ago",
+		    r->last_switch, r->last_switch_ms,
+		    strcmp(r->last_switch, "promote") == 0 ?
+		    "every container running" : "every container stopped",
+		    (double)(loop_now_ms() - r->last_switch_at) / 1000.0);
 	control_out(cc, "watches: %zu, inotify overflows: %lu",
 	    watcher_nwatches(r->watcher), watcher_overflows(r->watcher));
 	if (TAILQ_EMPTY(&r->containers))
@@ -93,9 +109,12 @@ replica_status(struct replica *r, struct control_client *cc, int json)
 		control_out(cc, "container %s: peer %s, %s, twin at generation "
 		    "%" PRIu64 " of %" PRIu64 ", last batch %lld ms, %" PRIu64
 		    " files, %" PRIu64 " bytes, %" PRIu64 " batches, %" PRIu64
-		    " rescans%s%s", c->name, c->peer, state_of(r, c), c->gen,
+		    " rescans, %s, %" PRIu64 " local restarts%s%s", c->name,
+		    c->peer, state_of(r, c), c->gen,
 		    container_target_gen(c), c->last_lag_ms, c->files,
-		    c->bytes, c->batches, c->rescans,
+		    c->bytes, c->batches, c->rescans, c->failed ? "FAILED" :
+		    c->pidfd != -1 ? "running" : "not running",
+		    c->restarts_total,
 		    c->last_error[0] ? ", last error: " : "", c->last_error);
 	}
 }

@@ -392,6 +392,23 @@ runtime_remove(const char *rt, const char *name, struct ls_err *err)
 	return run_args(rt, NULL, err, "rm", "--force", name, NULL);
 }
 
+/* For the loop to run asynchronously: several starts or stops at once. */
+char **
+runtime_start_argv(const char *rt, const char *name)
+{
+	return strv_add(strv_add(strv_add(NULL, rt), "start"), name);
+}
+
+char **
+runtime_stop_argv(const char *rt, const char *name, int timeout_s)
+{
+	char	 t[16];
+
+	snprintf(t, sizeof(t), "--time=%d", timeout_s);
+	return strv_add(strv_add(strv_add(strv_add(NULL, rt), "stop"), t),
+	    name);
+}
+
 /* `save` of an image by ID, and `load`: the ID survives the trip. */
 char **
 runtime_save_argv(const char *rt, const char *image)

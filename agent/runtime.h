@@ -49,6 +49,8 @@ int	 runtime_stop(const char *rt, const char *name, int timeout_s,
 	    struct ls_err *);
 int	 runtime_remove(const char *rt, const char *name, struct ls_err *);
 
+char	**runtime_start_argv(const char *rt, const char *name);
+char	**runtime_stop_argv(const char *rt, const char *name, int timeout_s);
 char	**runtime_save_argv(const char *rt, const char *image);
 char	**runtime_load_argv(const char *rt);
 

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "conf.h"
+#include "beneath.h"
 #include "delta.h"
 #include "frame.h"
 #include "log.h"
@@ -286,6 +287,49 @@ on_opened(struct ship *s, uint64_t gen)
 	s->backoff = SHIP_BACKOFF_MIN_MS;
 }
 
+/* The twin was the primary: this path may differ from our index. */
+static int
+on_diverged(struct ship *s, const struct frame_str *p)
+{
+	char		*path = xstrndup(p->p, p->len);
+	struct ls_err	 err;
+	int		 r = 0;
+
+	if (path_valid(path, &err) == -1 || path[0] == '\0') {
+		log_errx("peer %s: DIVERGED: %s", s->peer.name,
+		    path[0] == '\0' ? "empty path" : err.msg);
+		ship_down(s, "protocol error");
+		r = -1;
+	} else
+		container_diverged(s->busy, path);
+	free(path);
+	return r;
+}
+
+/*
+ * The twin was the primary until its demotion, at generation gen of
+ * ours; its DIVERGED paths are now marked. Our index (seeded when this
+ * host was promoted) stays: resetting it would mean a full copy.
+ */
+static void
+on_handover(struct ship *s, uint64_t gen)
+{
+	struct container	*c = s->busy;
+	struct ls_err		 err;
+
+	log_notice("container %s: peer %s was the primary until generation "
+	    "%" PRIu64 "; shipping what changed on either side since",
+	    c->name, s->peer.name, gen);
+	if (gen > c->gen)
+		c->gen = gen;
+	/* Saved before the next batch: the peer forgets its list then. */
+	if (container_save(c, &err) == -1)
+		log_warnx("container %s: %s", c->name, err.msg);
+	c->opened = 1;
+	s->current = c;
+	s->backoff = SHIP_BACKOFF_MIN_MS;
+}
+
 static void
 on_skipped(struct container *c, const struct frame_str *p)
 {
@@ -326,6 +370,16 @@ on_frame(struct ship *s, const struct frame *f)
 		if (s->state != SHIP_OPEN)
 			break;
 		on_opened(s, f->u.gen);
+		s->state = SHIP_IDLE;
+		return 0;
+	case FRAME_DIVERGED:
+		if (s->state != SHIP_OPEN)
+			break;
+		return on_diverged(s, &f->u.str);
+	case FRAME_HANDOVER:
+		if (s->state != SHIP_OPEN)
+			break;
+		on_handover(s, f->u.gen);
 		s->state = SHIP_IDLE;
 		return 0;
 	case FRAME_SIG:

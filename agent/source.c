@@ -15,6 +15,7 @@
 #include "apply.h"
 #include "beneath.h"
 #include "source.h"
+#include "tree.h"
 #include "xmalloc.h"
 
 static enum entry_kind
@@ -220,33 +221,20 @@ source_next_data(int fd, off_t from, off_t size, off_t *start, off_t *end)
 	return 0;
 }
 
-#define MEASURE_DEPTH_MAX	256	/* deeper trees are counted no further */
+struct measure {
+	uint64_t	*files, *bytes;
+};
 
-static void
-measure_dir(int dirfd, int depth, uint64_t *files, uint64_t *bytes)
+static int
+measure_one(const char *path, const struct stat *st, void *arg)
 {
-	struct dirent	*de;
-	struct stat	 st;
-	DIR		*d;
-	int		 fd;
+	struct measure	*m = arg;
 
-	if (depth > MEASURE_DEPTH_MAX || (d = fdopendir(dirfd)) == NULL) {
-		close(dirfd);
-		return;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (fstatat(dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1)
-			continue;
-		(*files)++;
-		if (S_ISREG(st.st_mode))
-			*bytes += (uint64_t)st.st_size;
-		else if (S_ISDIR(st.st_mode) && (fd = openat(dirfd, de->d_name,
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)) != -1)
-			measure_dir(fd, depth + 1, files, bytes);
-	}
-	closedir(d);
+	(void)path;
+	(*m->files)++;
+	if (S_ISREG(st->st_mode))
+		*m->bytes += (uint64_t)st->st_size;
+	return 1;
 }
 
 /*
@@ -257,9 +245,9 @@ measure_dir(int dirfd, int depth, uint64_t *files, uint64_t *bytes)
 void
 source_measure(int rootfd, uint64_t *files, uint64_t *bytes)
 {
-	int	 fd;
+	struct measure	 m = { files, bytes };
+	struct ls_err	 err;
 
 	*files = *bytes = 0;
-	if ((fd = openat(rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) != -1)
-		measure_dir(fd, 0, files, bytes);
+	(void)tree_walk(rootfd, measure_one, &m, &err);	/* a hint only */
 }

@@ -1,0 +1,608 @@
+/*
+ * replica_role: promote, demote and check, the failover half of the
+ * replica. The role (primary or standby) is kept in state_dir/role.
+ *
+ * Requests run one at a time, in the order they came: a promote racing
+ * a demote ends in the state of whichever came last, never in a mix.
+ * Each runs its runtime calls (start, stop) in parallel as children of
+ * the loop, and answers its client when the last one is done.
+ *
+ * promote: for each twin, under its lock (handover.h): bring it to its
+ *   last complete batch, seed the index from its tree, and record it as
+ *   this host's container, so that no receiver writes into it again;
+ *   then start them all, check they run, and replicate them towards
+ *   the peer they came from.
+ * demote: kill the local replicated containers through their pidfds
+ *   (the fence: instant, before anything else), wait for the runtime to
+ *   see them stopped, then turn each into a twin that knows which of
+ *   its paths diverged from what the peer acknowledged.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "control.h"
+#include "fsutil.h"
+#include "handover.h"
+#include "index.h"
+#include "journal.h"
+#include "log.h"
+#include "loop.h"
+#include "proc.h"
+#include "replica_int.h"
+#include "ship.h"
+#include "xmalloc.h"
+
+static void	next(struct replica *);
+
+static const char *
+role_name(enum role role)
+{
+	return role == ROLE_PRIMARY ? "primary" : "standby";
+}
+
+int
+role_set(struct replica *r, enum role role, struct ls_err *err)
+{
+	struct buf	 b;
+	int		 rc;
+
+	buf_init(&b);
+	buf_addf(&b, "%s\n", role_name(role));
+	rc = write_durably(r->conf->state_dir, "role", &b, err);
+	buf_release(&b);
+	if (rc == 0)
+		r->role = role;
+	return rc;
+}
+
+/* A one-line state file, without its newline; NULL if absent. */
+static char *
+read_line(const char *dir, const char *name)
+{
+	struct ls_err	 err;
+	char		*s = read_small(dir, name, &err);
+
+	if (s != NULL)
+		s[strcspn(s, "\n")] = '\0';
+	return s;
+}
+
+/* The names of the twins this host holds (state_dir/twins/NAME). */
+static char **
+twin_names(struct replica *r)
+{
+	char		*dir = xasprintf("%s/twins", r->conf->state_dir);
+	char		**names = NULL;
+	struct dirent	*de;
+	DIR		*d;
+
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (conf_name_valid(de->d_name))
+				names = strv_add(names, de->d_name);
+		closedir(d);
+	}
+	free(dir);
+	return names;
+}
+
+void
+role_init(struct replica *r)
+{
+	struct container	*c;
+	char			*role = read_line(r->conf->state_dir, "role");
+
+	TAILQ_INIT(&r->role_queue);
+	if (role != NULL)
+		r->role = strcmp(role, "primary") == 0 ? ROLE_PRIMARY :
+		    ROLE_STANDBY;
+	else
+		r->role = TAILQ_EMPTY(&r->containers) ? ROLE_STANDBY :
+		    ROLE_PRIMARY;
+	free(role);
+	log_notice("role: %s", role_name(r->role));
+	if (r->role == ROLE_STANDBY && !TAILQ_EMPTY(&r->containers)) {
+		log_warnx("a demote was interrupted: finishing it");
+		replica_demote(r, NULL);
+		return;
+	}
+	if (r->role == ROLE_PRIMARY)
+		TAILQ_FOREACH(c, &r->containers, entry)
+			health_resume(r, c);
+}
+
+void
+role_free(struct replica *r)
+{
+	struct role_req	*req;
+
+	/* An op in flight keeps its children's callbacks: the loop ends
+	 * with the daemon, so they never run. */
+	if (r->op != NULL) {
+		if (r->op->req->client != NULL)
+			control_done(r->op->req->client, 0, "the daemon is "
+			    "shutting down");
+		buf_release(&r->op->errors);
+		free(r->op->req);
+		free(r->op);
+		r->op = NULL;
+	}
+	while ((req = TAILQ_FIRST(&r->role_queue)) != NULL) {
+		TAILQ_REMOVE(&r->role_queue, req, entry);
+		if (req->client != NULL)
+			control_done(req->client, 0, "the daemon is shutting "
+			    "down");
+		free(req);
+	}
+}
+
+static void
+enqueue(struct replica *r, struct control_client *cc, int promote)
+{
+	struct role_req	*req = xcalloc(1, sizeof(*req));
+
+	req->client = cc;
+	req->promote = promote;
+	TAILQ_INSERT_TAIL(&r->role_queue, req, entry);
+	if (r->op == NULL)
+		next(r);
+	else if (cc != NULL)
+		control_out(cc, "%s: waiting for the %s under way", promote ?
+		    "promote" : "demote", r->op->req->promote ? "promote" :
+		    "demote");
+}
+
+void
+replica_promote(struct replica *r, struct control_client *cc)
+{
+	enqueue(r, cc, 1);
+}
+
+void
+replica_demote(struct replica *r, struct control_client *cc)
+{
+	enqueue(r, cc, 0);
+}
+
+static void op_error(struct role_op *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+op_error(struct role_op *op, const char *fmt, ...)
+{
+	va_list	 ap;
+
+	if (op->errors.len > 0)
+		buf_addstr(&op->errors, "; ");
+	va_start(ap, fmt);
+	buf_vaddf(&op->errors, fmt, ap);
+	va_end(ap);
+	op->failed++;
+}
+
+static void op_end(struct replica *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/* Answer the client and the log, and let the next request run. */
+static void
+op_end(struct replica *r, const char *fmt, ...)
+{
+	struct role_op	*op = r->op;
+	char		 msg[512];
+	va_list		 ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (op->failed > 0)
+		log_errx("%s; failed: %s", msg, op->errors.data);
+	else
+		log_notice("%s", msg);
+	if (op->req->client != NULL) {
+		if (op->failed > 0)
+			control_done(op->req->client, 0, "%s; failed: %s", msg,
+			    op->errors.data);
+		else
+			control_done(op->req->client, 1, "%s", msg);
+	}
+	r->last_switch = op->req->promote ? "promote" : "demote";
+	r->last_switch_ms = loop_now_ms() - op->started;
+	r->last_switch_at = loop_now_ms();
+	buf_release(&op->errors);
+	free(op->req);
+	free(op);
+	r->op = NULL;
+}
+
+struct child {
+	struct replica	*r;
+	char		*name;
+};
+
+static void	promote_end(struct replica *);
+static void	demote_end(struct replica *);
+
+static void
+on_child(struct loop *l, pid_t pid, int status, int timedout, void *arg)
+{
+	struct child		*ch = arg;
+	struct replica		*r = ch->r;
+	struct role_op		*op = r->op;
+	struct container	*c = replica_find(r, ch->name);
+	const char		*what = op->req->promote ? "start" : "stop";
+
+	(void)l;
+	(void)pid;
+	if (c != NULL)
+		c->starting = 0;
+	if (timedout)
+		op_error(op, "%s: %s %s timed out", ch->name,
+		    r->conf->runtime, what);
+	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		op_error(op, "%s: %s %s failed (exit %d)", ch->name,
+		    r->conf->runtime, what, WIFEXITED(status) ?
+		    WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	else
+		op->ok++;
+	free(ch->name);
+	free(ch);
+	if (--op->pending > 0)
+		return;
+	if (op->req->promote)
+		promote_end(r);
+	else
+		demote_end(r);
+	next(r);
+}
+
+static void
+spawn(struct replica *r, const char *name, char **argv)
+{
+	struct child	*ch;
+	struct ls_err	 err;
+	pid_t		 pid = proc_spawn(argv, NULL, NULL, &err);
+
+	strv_free(argv);
+	if (pid == -1) {
+		op_error(r->op, "%s: %s", name, err.msg);
+		return;
+	}
+	ch = xcalloc(1, sizeof(*ch));
+	ch->r = r;
+	ch->name = xstrdup(name);
+	r->op->pending++;
+	loop_add_child(r->loop, pid, RUNTIME_TIMEOUT_MS, on_child, ch);
+}
+
+/* Remove what the twin's receiving state was; it is the primary's now. */
+static void
+twin_forget(const char *statedir)
+{
+	static const char *const files[] = { "upperdir", "peer",
+	    HANDOVER_FILE, "lock", NULL };
+	const char *const	*f;
+	char			*path;
+
+	for (f = files; *f != NULL; f++) {
+		path = xasprintf("%s/%s", statedir, *f);
+		unlink(path);
+		free(path);
+	}
+	journal_forget(statedir);
+}
+
+/* Which peer a twin's container replicates to once promoted. */
+static char *
+twin_peer(struct replica *r, const char *statedir, struct ls_err *err)
+{
+	char			*peer = read_line(statedir, "peer");
+	struct conf_peer	*p = TAILQ_FIRST(&r->conf->peers);
+
+	if (peer != NULL && conf_peer_find(r->conf, peer) != NULL)
+		return peer;
+	free(peer);
+	if (p == NULL || TAILQ_NEXT(p, entry) != NULL) {
+		ls_err_set(err, "cannot tell which peer to replicate to: "
+		    "configure the peer named after the node it came from");
+		return NULL;
+	}
+	return xstrdup(p->name);
+}
+
+/*
+ * Turn the twin NAME into this host's container, under the twin's lock:
+ * after this, a receiver refuses to write into it.
+ */
+static struct container *
+adopt_twin(struct replica *r, const char *name, struct ls_err *err)
+{
+	char			*statedir = xasprintf("%s/twins/%s",
+				    r->conf->state_dir, name);
+	char			*upper = read_line(statedir, "upperdir");
+	char			*peer = NULL;
+	struct container	*c = NULL;
+	struct container_info	 ci;
+	int			 lock = -1, rootfd = -1, stagefd = -1;
+	uint64_t		 gen;
+
+	if (upper == NULL) {	/* a twin from before the cache: ask */
+		if (runtime_inspect(r->conf->runtime, name, &ci, err) == -1)
+			goto out;
+		upper = xstrdup(ci.upperdir);
+		container_info_clear(&ci);
+	}
+	if ((peer = twin_peer(r, statedir, err)) == NULL ||
+	    (lock = twin_lock(statedir, err)) == -1)
+		goto out;
+	if ((rootfd = open(upper, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		ls_err_sys(err, "upperdir %s", upper);
+		goto out;
+	}
+	if ((stagefd = journal_stage_open(upper, err)) == -1 ||
+	    journal_recover(rootfd, stagefd, statedir, &gen, err) == -1)
+		goto out;
+	c = container_new(name, peer, r->conf->state_dir);
+	container_reset_index(c);
+	if (handover_seed(rootfd, c->index, err) == -1) {
+		container_free(c);
+		c = NULL;
+		goto out;
+	}
+	c->gen = gen;
+	c->rescan = 1;	/* whatever changes from here on */
+	if (container_save(c, err) == -1) {
+		container_forget(c, err);
+		container_free(c);
+		c = NULL;
+		goto out;
+	}
+	twin_forget(statedir);
+	log_notice("container %s: the twin, at generation %" PRIu64 " with "
+	    "%zu entries, is now this host's; it replicates to %s", name, gen,
+	    index_count(c->index), peer);
+out:
+	if (lock != -1)
+		close(lock);
+	if (rootfd != -1)
+		close(rootfd);
+	if (stagefd != -1)
+		close(stagefd);
+	free(statedir);
+	free(upper);
+	free(peer);
+	return c;
+}
+
+static void
+promote_begin(struct replica *r)
+{
+	struct role_op		*op = r->op;
+	struct container	*c;
+	struct ls_err		 err;
+	char			**names, **n;
+
+	if (role_set(r, ROLE_PRIMARY, &err) == -1) {
+		op_error(op, "%s", err.msg);
+		return;
+	}
+	names = twin_names(r);
+	for (n = names; n != NULL && *n != NULL; n++) {
+		if (replica_find(r, *n) != NULL)
+			continue;
+		if ((c = adopt_twin(r, *n, &err)) == NULL) {
+			op_error(op, "%s: %s", *n, err.msg);
+			continue;
+		}
+		TAILQ_INSERT_TAIL(&r->containers, c, entry);
+	}
+	strv_free(names);
+	TAILQ_FOREACH(c, &r->containers, entry) {
+		c->failed = 0;	/* an explicit promote tries again */
+		c->restarts = 0;
+		if (c->pidfd != -1 || c->starting)
+			continue;
+		c->starting = 1;
+		spawn(r, c->name, runtime_start_argv(r->conf->runtime,
+		    c->name));
+	}
+}
+
+/* Every start has returned: check, watch, replicate, and report. */
+static void
+promote_end(struct replica *r)
+{
+	struct role_op		*op = r->op;
+	struct container	*c;
+	struct ls_err		 err;
+	long long		 ms = loop_now_ms() - op->started;
+	int			 running = 0;
+
+	TAILQ_FOREACH(c, &r->containers, entry) {
+		if (c->pidfd != -1) {
+			running++;
+			continue;
+		}
+		if (c->rootfd == -1) {
+			if (replica_start(r, c, &err) == -1) {
+				op_error(op, "%s: %s", c->name, err.msg);
+				snprintf(c->last_error, sizeof(c->last_error),
+				    "%s", err.msg);
+				continue;
+			}
+		} else
+			health_refresh(r, c);
+		if (!c->info.running) {
+			op_error(op, "%s: not running after start", c->name);
+			c->failed = 1;
+			continue;
+		}
+		health_watch(r, c);
+		running++;
+	}
+	op_end(r, "promote: %s is the primary: %d container%s running, "
+	    "%lld ms after promote began (all started in parallel)",
+	    r->conf->node, running, running == 1 ? "" : "s", ms);
+}
+
+static void
+demote_begin(struct replica *r)
+{
+	struct role_op		*op = r->op;
+	struct container	*c;
+	struct ls_err		 err;
+	char			**names, **n;
+
+	/* The fence comes first: nothing else until they are dead. */
+	TAILQ_FOREACH(c, &r->containers, entry) {
+		if (health_kill(r, c) == -1)
+			op_error(op, "%s: kill: %s", c->name, strerror(errno));
+		c->starting = 0;
+	}
+	r->role = ROLE_STANDBY;	/* no local restart from here on */
+	TAILQ_FOREACH(c, &r->containers, entry)
+		spawn(r, c->name, runtime_stop_argv(r->conf->runtime, c->name,
+		    0));
+	/* A twin started by hand, or by a promote this demote overrides. */
+	names = twin_names(r);
+	for (n = names; n != NULL && *n != NULL; n++)
+		spawn(r, *n, runtime_stop_argv(r->conf->runtime, *n, 0));
+	strv_free(names);
+	if (role_set(r, ROLE_STANDBY, &err) == -1)
+		op_error(op, "%s", err.msg);
+}
+
+/* Write the twin state of a demoted container. */
+static int
+become_twin(struct replica *r, struct container *c, size_t *ndiverged,
+    struct ls_err *err)
+{
+	char		*statedir = xasprintf("%s/twins/%s", r->conf->state_dir,
+			    c->name);
+	struct pathlist	 l = { NULL, 0 };
+	struct buf	 b;
+	int		 rc = -1;
+
+	buf_init(&b);
+	if (c->rootfd == -1) {
+		ls_err_set(err, "its upperdir is not open: the next sync into "
+		    "it cannot know what diverged");
+		goto out;
+	}
+	if (mkdir_p(statedir, 0700) == -1) {
+		ls_err_sys(err, "%s", statedir);
+		goto out;
+	}
+	if (handover_diverged(c->rootfd, c->index, &l, err) == -1 ||
+	    handover_save(statedir, &l, err) == -1)
+		goto out;
+	buf_addf(&b, "%" PRIu64 "\n", c->gen);
+	if (write_durably(statedir, "gen", &b, err) == -1)
+		goto out;
+	buf_reset(&b);
+	buf_addf(&b, "%s\n", c->peer);
+	if (write_durably(statedir, "peer", &b, err) == -1)
+		goto out;
+	buf_reset(&b);
+	buf_addf(&b, "%s\n", c->info.upperdir);
+	if (write_durably(statedir, "upperdir", &b, err) == -1)
+		goto out;
+	*ndiverged = l.n;
+	rc = 0;
+out:
+	pathlist_clear(&l);
+	buf_release(&b);
+	free(statedir);
+	return rc;
+}
+
+static void
+demote_end(struct replica *r)
+{
+	struct role_op		*op = r->op;
+	struct container	*c;
+	struct ship_entry	*se;
+	struct ls_err		 err;
+	size_t			 n;
+	int			 stopped = 0;
+
+	while ((c = TAILQ_FIRST(&r->containers)) != NULL) {
+		if (become_twin(r, c, &n, &err) == -1)
+			op_error(op, "%s: %s", c->name, err.msg);
+		else
+			log_info("container %s: a twin now, at generation %"
+			    PRIu64 ", %zu paths changed here since", c->name,
+			    c->gen, n);
+		replica_drop(r, c);
+		if (container_forget(c, &err) == -1)
+			op_error(op, "%s: %s", c->name, err.msg);
+		container_free(c);
+		stopped++;
+	}
+	while ((se = SLIST_FIRST(&r->ships)) != NULL) {
+		SLIST_REMOVE_HEAD(&r->ships, entry);
+		ship_free(se->ship);
+		free(se);
+	}
+	op_end(r, "demote: %s is the standby: %d container%s stopped and "
+	    "now receiving, %lld ms after demote began", r->conf->node,
+	    stopped, stopped == 1 ? "" : "s", loop_now_ms() - op->started);
+}
+
+/* Run queued requests until one waits for its children. */
+static void
+next(struct replica *r)
+{
+	struct role_req	*req;
+
+	while (r->op == NULL && (req = TAILQ_FIRST(&r->role_queue)) != NULL) {
+		TAILQ_REMOVE(&r->role_queue, req, entry);
+		r->op = xcalloc(1, sizeof(*r->op));
+		r->op->req = req;
+		r->op->started = loop_now_ms();
+		buf_init(&r->op->errors);
+		log_notice("%s: begins", req->promote ? "promote" : "demote");
+		if (req->promote)
+			promote_begin(r);
+		else
+			demote_begin(r);
+		if (r->op->pending == 0) {
+			if (req->promote)
+				promote_end(r);
+			else
+				demote_end(r);
+		}
+	}
+}
+
+void
+replica_check(struct replica *r, struct control_client *cc, int quiet)
+{
+	struct container	*c;
+	int			 n = 0;
+
+	if (r->role == ROLE_PRIMARY)
+		TAILQ_FOREACH(c, &r->containers, entry) {
+			if (c->failed) {
+				control_done(cc, 0, "container %s failed: %s",
+				    c->name, c->last_error);
+				return;
+			}
+			n++;
+		}
+	if (quiet)
+		control_done(cc, 1, NULL);
+	else if (r->role == ROLE_PRIMARY)
+		control_done(cc, 1, "primary: %d container%s healthy", n,
+		    n == 1 ? "" : "s");
+	else
+		control_done(cc, 1, "standby: healthy");
+}
