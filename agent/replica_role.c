@@ -188,12 +188,16 @@ op_error(struct role_op *op, const char *fmt, ...)
 	op->failed++;
 }
 
-static void op_end(struct replica *, const char *, ...)
-    __attribute__((format(printf, 2, 3)));
+static void op_end(struct replica *, long long, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
 
-/* Answer the client and the log, and let the next request run. */
+/*
+ * Answer the client and the log, and let the next request run. ms is
+ * the time the switch took (for status): for a promote, until every
+ * container runs.
+ */
 static void
-op_end(struct replica *r, const char *fmt, ...)
+op_end(struct replica *r, long long ms, const char *fmt, ...)
 {
 	struct role_op	*op = r->op;
 	char		 msg[512];
@@ -214,7 +218,7 @@ op_end(struct replica *r, const char *fmt, ...)
 			control_done(op->req->client, 1, "%s", msg);
 	}
 	r->last_switch = op->req->promote ? "promote" : "demote";
-	r->last_switch_ms = loop_now_ms() - op->started;
+	r->last_switch_ms = ms;
 	r->last_switch_at = loop_now_ms();
 	buf_release(&op->errors);
 	free(op->req);
@@ -448,7 +452,7 @@ promote_end(struct replica *r)
 		health_watch(r, c);
 		running++;
 	}
-	op_end(r, "promote: %s is the primary: %d container%s running, "
+	op_end(r, ms, "promote: %s is the primary: %d container%s running, "
 	    "%lld ms after promote began (all started in parallel)",
 	    r->conf->node, running, running == 1 ? "" : "s", ms);
 }
@@ -532,6 +536,7 @@ demote_end(struct replica *r)
 	struct ship_entry	*se;
 	struct ls_err		 err;
 	size_t			 n;
+	long long		 ms;
 	int			 stopped = 0;
 
 	while ((c = TAILQ_FIRST(&r->containers)) != NULL) {
@@ -552,9 +557,10 @@ demote_end(struct replica *r)
 		ship_free(se->ship);
 		free(se);
 	}
-	op_end(r, "demote: %s is the standby: %d container%s stopped and "
+	ms = loop_now_ms() - op->started;
+	op_end(r, ms, "demote: %s is the standby: %d container%s stopped and "
 	    "now receiving, %lld ms after demote began", r->conf->node,
-	    stopped, stopped == 1 ? "" : "s", loop_now_ms() - op->started);
+	    stopped, stopped == 1 ? "" : "s", ms);
 }
 
 /* Run queued requests until one waits for its children. */
