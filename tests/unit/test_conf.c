@@ -182,6 +182,57 @@ START_TEST(test_peers_must_be_a_list)
 }
 END_TEST
 
+START_TEST(test_vrrp_group_and_restart_limits)
+{
+	struct buf	 errs;
+	struct conf	*conf;
+
+	buf_init(&errs);
+	conf = conf_load(fixture("vrrp.conf"), &errs);
+	ck_assert_msg(conf != NULL, "errors: %s", errs.data);
+	ck_assert_int_eq(conf->restart_attempts, 5);
+	ck_assert_int_eq(conf->restart_window_ms, 30000);
+	ck_assert_ptr_nonnull(conf->vrrp);
+	ck_assert_str_eq(conf->vrrp->interface, "eth0");
+	ck_assert_str_eq(conf->vrrp->vip, "10.210.0.100/24");
+	ck_assert_int_eq(conf->vrrp->router_id, 7);
+	ck_assert_int_eq(conf->vrrp->priority, 150);
+	ck_assert_int_eq(conf->vrrp->advert_ms, 100);
+	ck_assert_str_eq(conf->vrrp->address, "10.210.0.1");
+	conf_free(conf);
+	/* Without the group: no vrrp, default limits. */
+	buf_reset(&errs);
+	conf = conf_load(fixture("minimal.conf"), &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_ptr_null(conf->vrrp);
+	ck_assert_int_eq(conf->restart_attempts, 3);
+	ck_assert_int_eq(conf->restart_window_ms, 60000);
+	conf_free(conf);
+	buf_release(&errs);
+}
+END_TEST
+
+START_TEST(test_bad_vrrp_values_are_all_reported)
+{
+	char	*e = errors_of("badvrrp.conf");
+
+	ck_assert_str_eq(e,
+	    "badvrrp.conf:2: 'restart_attempts' must be between 0 and 100 "
+	    "(got -1)\n"
+	    "badvrrp.conf:4: unknown setting 'vrrp.colour'\n"
+	    "badvrrp.conf:3: missing required setting 'vrrp.interface'\n"
+	    "badvrrp.conf:3: 'vrrp.vip' must be an IPv4 address with its "
+	    "prefix length, such as \"10.0.0.100/24\" (got \"10.210.0.100\")\n"
+	    "badvrrp.conf:3: 'vrrp.priority' must be between 1 and 254 "
+	    "(got 300)\n"
+	    "badvrrp.conf:4: 'vrrp.advert_ms' must be between 10 and 25500 "
+	    "(got 5)\n"
+	    "badvrrp.conf:4: 'vrrp.address' must be an IPv4 address "
+	    "(got \"alpha\")\n");
+	free(e);
+}
+END_TEST
+
 START_TEST(test_names_are_checked)
 {
 	ck_assert(conf_name_valid("web"));
@@ -211,6 +262,8 @@ main(void)
 		test_peer_cannot_be_this_node,
 		test_peers_must_be_a_list,
 		test_names_are_checked,
+		test_vrrp_group_and_restart_limits,
+		test_bad_vrrp_values_are_all_reported,
 		NULL
 	};
 
