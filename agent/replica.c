@@ -439,9 +439,9 @@ replica_add(struct replica *r, struct control_client *cc, const char *name,
 		control_done(cc, 0, "%s is already replicated", name);
 		return;
 	}
-	if (r->role == ROLE_STANDBY && !TAILQ_EMPTY(&r->containers)) {
-		control_done(cc, 0, "%s is the standby: add containers on the "
-		    "primary", r->conf->node);
+	if (r->role == ROLE_STANDBY && role_has_twins(r)) {
+		control_done(cc, 0, "%s is the standby (it holds twins): add "
+		    "containers on the primary", r->conf->node);
 		return;
 	}
 	if (r->op != NULL) {

@@ -119,16 +119,54 @@ struct restart {
 };
 
 static void
+on_stopped(struct loop *l, pid_t pid, int status, int timedout, void *arg)
+{
+	char	*name = arg;
+
+	(void)l;
+	(void)pid;
+	if (timedout || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		log_errx("container %s: the stop after a late restart failed: "
+		    "it may run on the standby", name);
+	free(name);
+}
+
+static void
+stop_again(struct replica *r, const char *name)
+{
+	struct ls_err	 err;
+	char		**argv = runtime_stop_argv(r->conf->runtime, name, 0);
+	pid_t		 pid = proc_spawn(argv, NULL, NULL, &err);
+
+	strv_free(argv);
+	log_warnx("container %s: restarted after this host was demoted: "
+	    "stopping it", name);
+	if (pid == -1)
+		log_errx("container %s: %s", name, err.msg);
+	else
+		loop_add_child(r->loop, pid, RUNTIME_TIMEOUT_MS, on_stopped,
+		    xstrdup(name));
+}
+
+static void
 on_restarted(struct loop *l, pid_t pid, int status, int timedout, void *arg)
 {
 	struct restart		*rs = arg;
 	struct replica		*r = rs->r;
 	struct container	*c = replica_find(r, rs->name);
+	char			*rs_name = rs->name;
 
 	(void)l;
 	(void)pid;
-	free(rs->name);
 	free(rs);
+	if (r->role != ROLE_PRIMARY) {
+		/* A demote ran while this start was under way; its stop may
+		 * have come first. The fence must win: stop it again. */
+		stop_again(r, rs_name);
+		free(rs_name);
+		return;
+	}
+	free(rs_name);
 	if (c == NULL)
 		return;
 	c->starting = 0;

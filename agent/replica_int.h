@@ -98,6 +98,7 @@ void		 replica_drop(struct replica *, struct container *);
 
 void		 role_init(struct replica *);
 int		 role_set(struct replica *, enum role, struct ls_err *);
+int		 role_has_twins(struct replica *);
 void		 role_free(struct replica *);
 void		 health_watch(struct replica *, struct container *);
 void		 health_unwatch(struct replica *, struct container *);

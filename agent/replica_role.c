@@ -94,6 +94,17 @@ twin_names(struct replica *r)
 	return names;
 }
 
+/* Does this host hold twins (is it some primary's standby)? */
+int
+role_has_twins(struct replica *r)
+{
+	char	**names = twin_names(r);
+	int	 has = names != NULL;
+
+	strv_free(names);
+	return has;
+}
+
 void
 role_init(struct replica *r)
 {
@@ -334,6 +345,7 @@ adopt_twin(struct replica *r, const char *name, struct ls_err *err)
 	char			*peer = NULL;
 	struct container	*c = NULL;
 	struct container_info	 ci;
+	struct ls_err		 ignored;
 	int			 lock = -1, rootfd = -1, stagefd = -1;
 	uint64_t		 gen;
 
@@ -364,7 +376,7 @@ adopt_twin(struct replica *r, const char *name, struct ls_err *err)
 	c->gen = gen;
 	c->rescan = 1;	/* whatever changes from here on */
 	if (container_save(c, err) == -1) {
-		container_forget(c, err);
+		(void)container_forget(c, &ignored);
 		container_free(c);
 		c = NULL;
 		goto out;
