@@ -128,15 +128,16 @@ static const struct command commands[] = {
 	  "Reads keepalived's notify FIFO and runs, one at a time and in\n"
 	  "order, promote on MASTER and demote on BACKUP, FAULT and STOP.\n",
 	  run_notify, NULL, NULL },
-	{ "serve", "serve --stdio | --purge-twin=NAME",
+	{ "serve", "serve --stdio | --purge-twin=NAME | --fence",
 	  "receiver end of replication (run over SSH)",
 	  "Speaks the replication protocol on stdin/stdout; the primary runs\n"
 	  "it on the standby over SSH. It creates the stopped twin if needed\n"
 	  "and applies each batch whole or not at all. Logs go to stderr,\n"
 	  "which the primary relays into its own log.\n"
 	  "--purge-twin=NAME instead removes the stopped twin NAME (for\n"
-	  "'remove --purge' on the primary).\n",
-	  run_serve, NULL, "stdio purge-twin=" },
+	  "'remove --purge' on the primary). --fence makes this host, an old\n"
+	  "primary, stand down: sent by the new primary's promote.\n",
+	  run_serve, NULL, "stdio purge-twin= fence" },
 	{ "ping", "ping [PEER]", "check the SSH session to each peer",
 	  "Opens the SSH session the replication uses to each peer (or only\n"
 	  "PEER): key authentication, the host key pinned in known_hosts,\n"
@@ -205,6 +206,7 @@ static const struct option cmd_longopts[] = {
 	{ "timeout", required_argument, NULL, 1005 },
 	{ "purge-twin", required_argument, NULL, 1006 },
 	{ "quiet", no_argument, NULL, 1007 },
+	{ "fence", no_argument, NULL, 1008 },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -401,9 +403,11 @@ run_serve(struct cli *cli, const struct command *cmd, int argc, char **argv)
 	int		 r;
 
 	const char	*purge = cli_value(cli, "--purge-twin=");
+	int		 fence = cli_has(cli, "--fence");
 
 	(void)argv;
-	if (argc != 0 || (!cli_has(cli, "--stdio") == (purge == NULL))) {
+	if (argc != 0 || cli_has(cli, "--stdio") + (purge != NULL) + fence !=
+	    1) {
 		usage_command(stderr, cmd);
 		return CLI_EXIT_USAGE;
 	}
@@ -415,7 +419,8 @@ run_serve(struct cli *cli, const struct command *cmd, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	log_init(LOG_TO_STDERR, cli->verbose, "layersync serve");
 	signal(SIGPIPE, SIG_IGN);
-	r = purge != NULL ? recv_purge(conf, purge) : recv_serve(conf, 0, 1);
+	r = purge != NULL ? recv_purge(conf, purge) : fence ? recv_fence(conf) :
+	    recv_serve(conf, 0, 1);
 	conf_free(conf);
 	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

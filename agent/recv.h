@@ -12,5 +12,6 @@ struct conf;
 
 int	recv_serve(const struct conf *, int in, int out);
 int	recv_purge(const struct conf *, const char *name);
+int	recv_fence(const struct conf *);
 
 #endif

@@ -2,17 +2,22 @@
  * recv_twin: the twin container itself on the standby: create it from
  * the primary's spec, load its image when it is missing, and purge it.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include "apply.h"
+#include "buf.h"
 #include "conf.h"
+#include "control.h"
+#include "fsutil.h"
 #include "delta.h"
 #include "journal.h"
 #include "log.h"
@@ -169,5 +174,85 @@ recv_purge(const struct conf *conf, const char *name)
 		rc = 0;
 	}
 	container_info_clear(&ci);
+	return rc;
+}
+
+/* The primary's containers this host replicates (state_dir/containers). */
+static char **
+primary_names(const struct conf *conf)
+{
+	char		*dir = xasprintf("%s/containers", conf->state_dir);
+	char		**names = NULL;
+	struct dirent	*de;
+	DIR		*d;
+
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (conf_name_valid(de->d_name))
+				names = strv_add(names, de->d_name);
+		closedir(d);
+	}
+	free(dir);
+	return names;
+}
+
+/*
+ * `serve --fence`: the new primary asks this host, the old primary, to
+ * stand down. Its agent demotes it if it answers. If it does not (it
+ * was killed), the role becomes standby, so that an agent started later
+ * finishes the demote instead of restarting anything, and the
+ * replicated containers are killed here. Either way the VIP leaves this
+ * host's interface: a keepalived killed with -9 leaves it there.
+ */
+int
+recv_fence(const struct conf *conf)
+{
+	char		*argv[] = { (char *)(uintptr_t)"demote" };
+	char		**names, **n;
+	char		*ip[8];
+	struct proc_result res;
+	struct ls_err	 err;
+	struct buf	 b, out;
+	int		 rc = 0;
+
+	alarm(10);	/* a hung agent must not hold the session */
+	if (control_call(conf->control_socket, 1, argv, &err) == 0)
+		log_info("fence: the agent on %s demoted it", conf->node);
+	else {
+		log_warnx("fence: no agent answers on %s (%s): standing down "
+		    "without it", conf->node, err.msg);
+		buf_init(&b);
+		buf_addstr(&b, "standby\n");
+		if (write_durably(conf->state_dir, "role", &b, &err) == -1) {
+			log_warnx("fence: %s", err.msg);
+			rc = -1;
+		}
+		buf_release(&b);
+		names = primary_names(conf);
+		for (n = names; n != NULL && *n != NULL; n++)
+			if (runtime_kill(conf->runtime, *n, &err) == -1)
+				log_info("fence: %s", err.msg);	/* stopped */
+			else
+				log_info("fence: killed %s", *n);
+		strv_free(names);
+	}
+	if (conf->vrrp != NULL) {
+		ip[0] = (char *)(uintptr_t)"ip";
+		ip[1] = (char *)(uintptr_t)"-4";
+		ip[2] = (char *)(uintptr_t)"addr";
+		ip[3] = (char *)(uintptr_t)"del";
+		ip[4] = conf->vrrp->vip;
+		ip[5] = (char *)(uintptr_t)"dev";
+		ip[6] = conf->vrrp->interface;
+		ip[7] = NULL;
+		buf_init(&out);
+		buf_init(&b);
+		if (proc_run(ip, NULL, 0, &out, &b, 5000, &res, &err) == 0 &&
+		    proc_ok(&res))
+			log_info("fence: removed %s from %s", conf->vrrp->vip,
+			    conf->vrrp->interface);
+		buf_release(&out);
+		buf_release(&b);
+	}
 	return rc;
 }

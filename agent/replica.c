@@ -44,7 +44,7 @@ replica_new(struct loop *loop, const struct conf *conf, struct ls_err *err)
 	TAILQ_INIT(&r->containers);
 	SLIST_INIT(&r->ships);
 	TAILQ_INIT(&r->waiters);
-	LIST_INIT(&r->purges);
+	LIST_INIT(&r->remotes);
 	if ((r->watcher = watcher_new(err)) == NULL) {
 		free(r);
 		return NULL;
@@ -95,8 +95,8 @@ replica_free(struct replica *r)
 	while ((w = TAILQ_FIRST(&r->waiters)) != NULL)
 		waiter_done(r, w, 0, "the daemon is shutting down");
 	role_free(r);
-	while (!LIST_EMPTY(&r->purges))
-		replica_purge_end(LIST_FIRST(&r->purges), "the daemon is shutting down");
+	while (!LIST_EMPTY(&r->remotes))
+		replica_remote_cancel(LIST_FIRST(&r->remotes));
 	while ((se = SLIST_FIRST(&r->ships)) != NULL) {
 		SLIST_REMOVE_HEAD(&r->ships, entry);
 		ship_free(se->ship);

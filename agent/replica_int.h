@@ -1,5 +1,5 @@
 /*
- * replica_int: the replica's state and what replica.c, replica_purge.c
+ * replica_int: the replica's state and what replica.c, replica_remote.c
  * and replica_status.c share. Private to them.
  */
 #ifndef LS_REPLICA_INT_H
@@ -31,11 +31,15 @@ struct waiter {
 };
 TAILQ_HEAD(waiters, waiter);
 
-/* `remove --purge`: a short session running serve --purge-twin there. */
-struct purge {
-	LIST_ENTRY(purge)	 entry;
+/* A one-shot command on a peer (replica_remote.c): purge, fence. */
+struct remote;
+typedef void	remote_done_cb(struct replica *, struct control_client *,
+		    const char *name, const char *peer, int ok, const char *why);
+struct remote {
+	LIST_ENTRY(remote)	 entry;
 	struct replica		*r;
 	struct control_client	*client;
+	remote_done_cb		*done;
 	struct ssh_conn		*conn;
 	char			*name, *peer, *why;
 	long long		 timer;
@@ -75,7 +79,7 @@ struct replica {
 	struct containers	 containers;
 	SLIST_HEAD(, ship_entry) ships;
 	struct waiters		 waiters;
-	LIST_HEAD(, purge)	 purges;
+	LIST_HEAD(, remote)	 remotes;
 	int			 next_id;
 	long long		 wake_timer;
 	long long		 waiter_timer;
@@ -90,7 +94,8 @@ struct replica {
 struct ship	*replica_ship_for(struct replica *, const char *peer);
 void		 replica_purge_start(struct replica *, struct control_client *,
 		    const char *name, const struct conf_peer *);
-void		 replica_purge_end(struct purge *, const char *why);
+void		 replica_fence_start(struct replica *, const struct conf_peer *);
+void		 replica_remote_cancel(struct remote *);
 int		 replica_start(struct replica *, struct container *,
 		    struct ls_err *);
 struct container *replica_find(struct replica *, const char *name);

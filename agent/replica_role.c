@@ -403,8 +403,9 @@ promote_begin(struct replica *r)
 {
 	struct role_op		*op = r->op;
 	struct container	*c;
+	struct conf_peer	*peer;
 	struct ls_err		 err;
-	char			**names, **n;
+	char			**names, **n, **fence = NULL;
 
 	if (role_set(r, ROLE_PRIMARY, &err) == -1) {
 		op_error(op, "%s", err.msg);
@@ -419,6 +420,7 @@ promote_begin(struct replica *r)
 			continue;
 		}
 		TAILQ_INSERT_TAIL(&r->containers, c, entry);
+		fence = strv_add(fence, c->peer);
 	}
 	strv_free(names);
 	TAILQ_FOREACH(c, &r->containers, entry) {
@@ -430,6 +432,13 @@ promote_begin(struct replica *r)
 		spawn(r, c->name, runtime_start_argv(r->conf->runtime,
 		    c->name));
 	}
+	/* A real switch: the old primary may live on without keepalived.
+	 * Fencing it runs beside the starts; it never delays them. */
+	for (n = fence; n != NULL && *n != NULL; n++)
+		if (n == fence || strcmp(*n, n[-1]) != 0)
+			if ((peer = conf_peer_find(r->conf, *n)) != NULL)
+				replica_fence_start(r, peer);
+	strv_free(fence);
 }
 
 /* Every start has returned: check, watch, replicate, and report. */

@@ -387,6 +387,12 @@ runtime_stop(const char *rt, const char *name, int timeout_s,
 }
 
 int
+runtime_kill(const char *rt, const char *name, struct ls_err *err)
+{
+	return run_args(rt, NULL, err, "kill", "--signal=KILL", name, NULL);
+}
+
+int
 runtime_remove(const char *rt, const char *name, struct ls_err *err)
 {
 	return run_args(rt, NULL, err, "rm", "--force", name, NULL);

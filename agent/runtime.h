@@ -47,6 +47,7 @@ int	 runtime_image_exists(const char *rt, const char *image);
 int	 runtime_start(const char *rt, const char *name, struct ls_err *);
 int	 runtime_stop(const char *rt, const char *name, int timeout_s,
 	    struct ls_err *);
+int	 runtime_kill(const char *rt, const char *name, struct ls_err *);
 int	 runtime_remove(const char *rt, const char *name, struct ls_err *);
 
 char	**runtime_start_argv(const char *rt, const char *name);

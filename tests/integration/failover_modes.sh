@@ -1,7 +1,8 @@
 #!/bin/sh
 # Failover with keepalived, alpha lost three ways: its link cut, its
 # keepalived and agent killed with kill -9, the whole host frozen with
-# SIGSTOP. Each time a client in a third namespace, polling the VIP, must
+# SIGSTOP. After the kill, nothing on alpha stops its container: beta's
+# promote must fence it. Each time a client in a third namespace, polling the VIP, must
 # get the replicated page from beta; the failover time (loss to the first
 # answer through beta's MAC) is printed. Between the modes alpha returns
 # as the standby, catches up, and a planned switchover makes it the
@@ -61,6 +62,13 @@ for mode in cut kill freeze; do
 	promote=$(ls_on beta status | sed -n 's/^last promote: \([0-9]*\) ms.*/\1/p')
 	note "$mode: failover $((t1 - t0)) ms from the loss to the page served by beta on the VIP (promote: ${promote:-?} ms to every container running)"
 	echo "$mode $((t1 - t0)) ${promote:-}" >>"$TMP/times"
+	if [ $mode = kill ]; then
+		# Nothing on alpha would stop its container or drop the VIP:
+		# beta's promote fences it over SSH.
+		wait_for 10 eval '! running alpha && [ "$(vip_on)" = beta ]' ||
+			fail "kill: alpha was not fenced (web running: $(running alpha && echo yes || echo no), vip on '$(vip_on)')"
+		note "kill: beta's fence stopped web on alpha and took the VIP off it"
+	fi
 
 	restore_alpha $mode
 	wait_for 30 standby_caught_up || fail "$mode: alpha did not come back as the standby: role $(role_of alpha)"
