@@ -64,8 +64,8 @@ role_set(struct replica *r, enum role role, struct ls_err *err)
 }
 
 /* A one-line state file, without its newline; NULL if absent. */
-static char *
-read_line(const char *dir, const char *name)
+char *
+role_read_line(const char *dir, const char *name)
 {
 	struct ls_err	 err;
 	char		*s = read_small(dir, name, &err);
@@ -76,8 +76,8 @@ read_line(const char *dir, const char *name)
 }
 
 /* The names of the twins this host holds (state_dir/twins/NAME). */
-static char **
-twin_names(struct replica *r)
+char **
+role_twin_names(struct replica *r)
 {
 	char		*dir = xasprintf("%s/twins", r->conf->state_dir);
 	char		**names = NULL;
@@ -98,7 +98,7 @@ twin_names(struct replica *r)
 int
 role_has_twins(struct replica *r)
 {
-	char	**names = twin_names(r);
+	char	**names = role_twin_names(r);
 	int	 has = names != NULL;
 
 	strv_free(names);
@@ -109,7 +109,7 @@ void
 role_init(struct replica *r)
 {
 	struct container	*c;
-	char			*role = read_line(r->conf->state_dir, "role");
+	char			*role = role_read_line(r->conf->state_dir, "role");
 
 	TAILQ_INIT(&r->role_queue);
 	if (role != NULL)
@@ -318,7 +318,7 @@ twin_forget(const char *statedir)
 static char *
 twin_peer(struct replica *r, const char *statedir, struct ls_err *err)
 {
-	char			*peer = read_line(statedir, "peer");
+	char			*peer = role_read_line(statedir, "peer");
 	struct conf_peer	*p = TAILQ_FIRST(&r->conf->peers);
 
 	if (peer != NULL && conf_peer_find(r->conf, peer) != NULL)
@@ -341,7 +341,7 @@ adopt_twin(struct replica *r, const char *name, struct ls_err *err)
 {
 	char			*statedir = xasprintf("%s/twins/%s",
 				    r->conf->state_dir, name);
-	char			*upper = read_line(statedir, "upperdir");
+	char			*upper = role_read_line(statedir, "upperdir");
 	char			*peer = NULL;
 	struct container	*c = NULL;
 	struct container_info	 ci;
@@ -411,7 +411,7 @@ promote_begin(struct replica *r)
 		op_error(op, "%s", err.msg);
 		return;
 	}
-	names = twin_names(r);
+	names = role_twin_names(r);
 	for (n = names; n != NULL && *n != NULL; n++) {
 		if (replica_find(r, *n) != NULL)
 			continue;
@@ -497,7 +497,7 @@ demote_begin(struct replica *r)
 		spawn(r, c->name, runtime_stop_argv(r->conf->runtime, c->name,
 		    0));
 	/* A twin started by hand, or by a promote this demote overrides. */
-	names = twin_names(r);
+	names = role_twin_names(r);
 	for (n = names; n != NULL && *n != NULL; n++)
 		spawn(r, *n, runtime_stop_argv(r->conf->runtime, *n, 0));
 	strv_free(names);

@@ -80,6 +80,29 @@ status_json(struct replica *r, struct buf *b)
 	buf_addstr(b, "]}");
 }
 
+/* On the standby: the twins it holds, each at its last complete batch. */
+static void
+twins_status(struct replica *r, struct control_client *cc)
+{
+	char	**names = role_twin_names(r), **n, *dir, *gen, *peer, *ho;
+
+	for (n = names; n != NULL && *n != NULL; n++) {
+		dir = xasprintf("%s/twins/%s", r->conf->state_dir, *n);
+		gen = role_read_line(dir, "gen");
+		peer = role_read_line(dir, "peer");
+		ho = role_read_line(dir, "handover");
+		control_out(cc, "twin %s: generation %s from %s%s", *n,
+		    gen != NULL ? gen : "0", peer != NULL ? peer : "(none yet)",
+		    ho != NULL ? ", was the primary: its changes since will "
+		    "be undone by the next sync" : "");
+		free(gen);
+		free(peer);
+		free(ho);
+		free(dir);
+	}
+	strv_free(names);
+}
+
 void
 replica_status(struct replica *r, struct control_client *cc, int json)
 {
@@ -103,6 +126,7 @@ replica_status(struct replica *r, struct control_client *cc, int json)
 		    (double)(loop_now_ms() - r->last_switch_at) / 1000.0);
 	control_out(cc, "watches: %zu, inotify overflows: %lu",
 	    watcher_nwatches(r->watcher), watcher_overflows(r->watcher));
+	twins_status(r, cc);
 	if (TAILQ_EMPTY(&r->containers))
 		control_out(cc, "containers: none");
 	TAILQ_FOREACH(c, &r->containers, entry) {
