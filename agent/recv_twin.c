@@ -215,12 +215,15 @@ recv_fence(const struct conf *conf)
 	struct buf	 b, out;
 	int		 rc = 0;
 
-	alarm(10);	/* a hung agent must not hold the session */
-	if (control_call(conf->control_socket, 1, argv, &err) == 0)
+	alarm(10);	/* a hung agent must not hold us forever */
+	rc = control_call(conf->control_socket, 1, argv, &err);
+	alarm(0);
+	if (rc == 0)
 		log_info("fence: the agent on %s demoted it", conf->node);
 	else {
 		log_warnx("fence: no agent answers on %s (%s): standing down "
 		    "without it", conf->node, err.msg);
+		rc = 0;
 		buf_init(&b);
 		buf_addstr(&b, "standby\n");
 		if (write_durably(conf->state_dir, "role", &b, &err) == -1) {

@@ -1,8 +1,9 @@
 /*
  * notify: see notify.h. The reader lives as long as keepalived (which
  * ends it with SIGTERM); when keepalived closes the FIFO it opens it
- * again. A command that fails is logged and the next line is read: the
- * track script is what turns a sick agent into a FAULT.
+ * again. A failed promote is logged and the next line is read (the
+ * track script is what turns a sick agent into a FAULT); a demote the
+ * agent cannot do is done without it, as a fence would.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -15,6 +16,7 @@
 #include "control.h"
 #include "log.h"
 #include "notify.h"
+#include "recv.h"
 
 /*
  * The command for one FIFO line, or NULL for lines that ask for none
@@ -50,8 +52,13 @@ handle(const struct conf *conf, const char *line)
 	}
 	log_notice("notify: %s: %s", line, cmd);
 	argv[0] = (char *)(uintptr_t)cmd;
-	if (control_call(conf->control_socket, 1, argv, &err) != 0)
-		log_errx("notify: %s failed: %s", cmd, err.msg);
+	if (control_call(conf->control_socket, 1, argv, &err) == 0)
+		return;
+	log_errx("notify: %s failed: %s", cmd, err.msg);
+	/* A demote must happen even without the agent: stand down as a
+	 * fence from the new primary would (kill, role standby). */
+	if (strcmp(cmd, "demote") == 0)
+		(void)recv_fence(conf);
 }
 
 int
