@@ -182,11 +182,10 @@ cmd_demote(struct control_client *c, int argc, char **argv, void *arg)
 {
 	struct daemon	*d = arg;
 
-	(void)argv;
-	if (argc != 1)
+	if (argc > 2 || (argc == 2 && strcmp(argv[1], "--fence") != 0))
 		control_done(c, 0, "usage: demote");
 	else
-		replica_demote(d->replica, c);
+		replica_demote(d->replica, c, argc == 2);
 }
 
 static void

@@ -207,7 +207,8 @@ primary_names(const struct conf *conf)
 int
 recv_fence(const struct conf *conf)
 {
-	char		*argv[] = { (char *)(uintptr_t)"demote" };
+	char		*argv[] = { (char *)(uintptr_t)"demote",
+			    (char *)(uintptr_t)"--fence" };
 	char		**names, **n;
 	char		*ip[8];
 	struct proc_result res;
@@ -216,11 +217,15 @@ recv_fence(const struct conf *conf)
 	int		 rc = 0;
 
 	alarm(10);	/* a hung agent must not hold us forever */
-	rc = control_call(conf->control_socket, 1, argv, &err);
+	rc = control_call(conf->control_socket, 2, argv, &err);
 	alarm(0);
 	if (rc == 0)
 		log_info("fence: the agent on %s demoted it", conf->node);
-	else {
+	else if (rc == 1) {
+		/* The agent answered and refused: it knows better. */
+		log_warnx("fence: %s", err.msg);
+		return -1;
+	} else {
 		log_warnx("fence: no agent answers on %s (%s): standing down "
 		    "without it", conf->node, err.msg);
 		rc = 0;

@@ -30,7 +30,8 @@ void		 replica_sync(struct replica *, struct control_client *,
 void		 replica_status(struct replica *, struct control_client *,
 		    int json);
 void		 replica_promote(struct replica *, struct control_client *);
-void		 replica_demote(struct replica *, struct control_client *);
+void		 replica_demote(struct replica *, struct control_client *,
+		    int fence);
 void		 replica_check(struct replica *, struct control_client *,
 		    int quiet);
 

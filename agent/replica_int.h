@@ -55,6 +55,7 @@ struct role_req {
 	TAILQ_ENTRY(role_req)	 entry;
 	struct control_client	*client;	/* NULL: the daemon's own */
 	int			 promote;
+	int			 fence;		/* a demote the new primary sent */
 };
 TAILQ_HEAD(role_reqs, role_req);
 

@@ -40,6 +40,8 @@
 #include "ship.h"
 #include "xmalloc.h"
 
+#define FENCE_STALE_MS	5000	/* > the sender's deadline (3 s) */
+
 static void	next(struct replica *);
 
 static const char *
@@ -122,7 +124,7 @@ role_init(struct replica *r)
 	log_notice("role: %s", role_name(r->role));
 	if (r->role == ROLE_STANDBY && !TAILQ_EMPTY(&r->containers)) {
 		log_warnx("a demote was interrupted: finishing it");
-		replica_demote(r, NULL);
+		replica_demote(r, NULL, 0);
 		return;
 	}
 	if (r->role == ROLE_PRIMARY)
@@ -156,12 +158,13 @@ role_free(struct replica *r)
 }
 
 static void
-enqueue(struct replica *r, struct control_client *cc, int promote)
+enqueue(struct replica *r, struct control_client *cc, int promote, int fence)
 {
 	struct role_req	*req = xcalloc(1, sizeof(*req));
 
 	req->client = cc;
 	req->promote = promote;
+	req->fence = fence;
 	TAILQ_INSERT_TAIL(&r->role_queue, req, entry);
 	if (r->op == NULL)
 		next(r);
@@ -174,13 +177,36 @@ enqueue(struct replica *r, struct control_client *cc, int promote)
 void
 replica_promote(struct replica *r, struct control_client *cc)
 {
-	enqueue(r, cc, 1);
+	enqueue(r, cc, 1, 0);
 }
 
 void
-replica_demote(struct replica *r, struct control_client *cc)
+replica_demote(struct replica *r, struct control_client *cc, int fence)
 {
-	enqueue(r, cc, 0);
+	enqueue(r, cc, 0, fence);
+}
+
+/*
+ * A fence is given up by its sender after FENCE_STALE_MS, so one that
+ * finds this host promoted more recently than that may have been sent
+ * before the promote: it must not undo it. Two hosts promoted at once
+ * then stay so until VRRP makes one of them BACKUP, which demotes it.
+ */
+static int
+fence_is_stale(struct replica *r, struct role_req *req)
+{
+	if (!req->fence || r->role != ROLE_PRIMARY || r->last_switch == NULL ||
+	    strcmp(r->last_switch, "promote") != 0 ||
+	    loop_now_ms() - r->last_switch_at >= FENCE_STALE_MS)
+		return 0;
+	log_warnx("fence: refused, this host was promoted %lld ms ago, "
+	    "after the fence was sent", loop_now_ms() - r->last_switch_at);
+	if (req->client != NULL)
+		control_done(req->client, 0, "refused: %s was promoted %lld ms "
+		    "ago, after this fence was sent", r->conf->node,
+		    loop_now_ms() - r->last_switch_at);
+	free(req);
+	return 1;
 }
 
 static void op_error(struct role_op *, const char *, ...)
@@ -592,6 +618,8 @@ next(struct replica *r)
 
 	while (r->op == NULL && (req = TAILQ_FIRST(&r->role_queue)) != NULL) {
 		TAILQ_REMOVE(&r->role_queue, req, entry);
+		if (fence_is_stale(r, req))
+			continue;
 		r->op = xcalloc(1, sizeof(*r->op));
 		r->op->req = req;
 		r->op->started = loop_now_ms();

@@ -45,6 +45,7 @@ handle(const struct conf *conf, const char *line)
 	const char	*cmd = notify_action(line);
 	char		*argv[1];
 	struct ls_err	 err;
+	int		 r;
 
 	if (cmd == NULL) {
 		log_debug("notify: ignored: %s", line);
@@ -52,12 +53,12 @@ handle(const struct conf *conf, const char *line)
 	}
 	log_notice("notify: %s: %s", line, cmd);
 	argv[0] = (char *)(uintptr_t)cmd;
-	if (control_call(conf->control_socket, 1, argv, &err) == 0)
+	if ((r = control_call(conf->control_socket, 1, argv, &err)) == 0)
 		return;
 	log_errx("notify: %s failed: %s", cmd, err.msg);
 	/* A demote must happen even without the agent: stand down as a
 	 * fence from the new primary would (kill, role standby). */
-	if (strcmp(cmd, "demote") == 0)
+	if (r == -1 && strcmp(cmd, "demote") == 0)
 		(void)recv_fence(conf);
 }
 
