@@ -129,23 +129,34 @@ primary_here(struct recv *r, struct ls_err *err)
 	return here;
 }
 
+/* Write dir/name durably, unless it already holds text: fsyncs cost. */
+static int
+note_file(const char *dir, const char *name, const char *text,
+    struct ls_err *err)
+{
+	struct buf	 b;
+	char		*old = read_small(dir, name, err);
+	int		 rc = 0;
+
+	buf_init(&b);
+	buf_addf(&b, "%s\n", text);
+	if (old == NULL || strcmp(old, b.data) != 0)
+		rc = write_durably(dir, name, &b, err);
+	buf_release(&b);
+	free(old);
+	return rc;
+}
+
 /* Remember who sends and where the tree is, for a later promote. */
 static int
 note_twin(struct recv *r, struct ls_err *err)
 {
-	struct buf	 b;
-	int		 rc;
-
-	buf_init(&b);
-	buf_addf(&b, "%s\n", r->upperdir);
-	rc = write_durably(r->statedir, "upperdir", &b, err);
-	if (rc == 0 && r->peer_node != NULL) {
-		buf_reset(&b);
-		buf_addf(&b, "%s\n", r->peer_node);
-		rc = write_durably(r->statedir, "peer", &b, err);
-	}
-	buf_release(&b);
-	return rc;
+	if (note_file(r->statedir, "upperdir", r->upperdir, err) == -1)
+		return -1;
+	if (r->peer_node != NULL &&
+	    note_file(r->statedir, "peer", r->peer_node, err) == -1)
+		return -1;
+	return 0;
 }
 
 /*

@@ -266,10 +266,18 @@ replica_start(struct replica *r, struct container *c, struct ls_err *err)
 	}
 	if (container_attach(c, r->conf->runtime, err) == -1)
 		return -1;
+	if (c->watch_id != -1)
+		return 0;	/* a promote watched it before starting it */
 	/* Watch before the first scan, so nothing changes unseen. */
+	return replica_watch(r, c, c->info.upperdir, err);
+}
+
+int
+replica_watch(struct replica *r, struct container *c, const char *upperdir,
+    struct ls_err *err)
+{
 	c->watch_id = ++r->next_id;
-	if (watcher_add_root(r->watcher, c->watch_id, c->info.upperdir,
-	    err) == -1) {
+	if (watcher_add_root(r->watcher, c->watch_id, upperdir, err) == -1) {
 		c->watch_id = -1;
 		return -1;
 	}

@@ -99,6 +99,8 @@ void		 replica_fence_start(struct replica *, const struct conf_peer *);
 void		 replica_remote_cancel(struct remote *);
 int		 replica_start(struct replica *, struct container *,
 		    struct ls_err *);
+int		 replica_watch(struct replica *, struct container *,
+		    const char *upperdir, struct ls_err *);
 struct container *replica_find(struct replica *, const char *name);
 void		 replica_drop(struct replica *, struct container *);
 

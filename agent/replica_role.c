@@ -38,6 +38,7 @@
 #include "proc.h"
 #include "replica_int.h"
 #include "ship.h"
+#include "watch.h"
 #include "xmalloc.h"
 
 #define FENCE_STALE_MS	5000	/* > the sender's deadline (3 s) */
@@ -400,8 +401,16 @@ adopt_twin(struct replica *r, const char *name, struct ls_err *err)
 		goto out;
 	}
 	c->gen = gen;
-	c->rescan = 1;	/* whatever changes from here on */
-	if (container_save(c, err) == -1) {
+	/*
+	 * Stopped, the tree is what the index says; watched from now on,
+	 * before it starts, its changes are all seen: no rescan, whose
+	 * changed files would ship whole, not as deltas.
+	 */
+	c->rescan = 0;
+	if (replica_watch(r, c, upper, err) == -1 ||
+	    container_save(c, err) == -1) {
+		if (c->watch_id != -1)
+			watcher_remove_root(r->watcher, c->watch_id);
 		(void)container_forget(c, &ignored);
 		container_free(c);
 		c = NULL;

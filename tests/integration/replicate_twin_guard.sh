@@ -16,7 +16,9 @@ ls_on alpha add web >/dev/null || fail "add failed"
 if ls_on alpha sync web --wait --timeout 5 >/dev/null 2>&1; then
 	fail "a batch was applied under the running twin's overlay"
 fi
-ls_on alpha status | grep -q "twin web is running on beta" ||
+# The refusal reaches status once the peer answered (it fsyncs: slow when
+# the machine is busy).
+wait_for 20 eval 'ls_on alpha status | grep -q "twin web is running on beta"' ||
 	fail "status does not say why: $(ls_on alpha status | grep container)"
 [ ! -e "$(upper beta web)/f" ] || fail "the file reached the running twin's upper layer"
 "$LAB" exec beta podman stop -t 0 web >/dev/null || fail "cannot stop the twin"
