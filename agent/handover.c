@@ -3,6 +3,7 @@
  * NUL bytes (a path may hold any other byte), each checked again with
  * path_valid() when read.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -12,9 +13,11 @@
 
 #include "beneath.h"
 #include "buf.h"
+#include "conf.h"
 #include "fsutil.h"
 #include "handover.h"
 #include "index.h"
+#include "runtime.h"
 #include "tree.h"
 #include "xmalloc.h"
 
@@ -187,4 +190,26 @@ twin_lock(const char *statedir, struct ls_err *err)
 	}
 	free(path);
 	return fd;
+}
+
+/*
+ * The container names kept under state_dir/sub: "containers" (this host
+ * is their primary) or "twins" (it holds their twins). NULL if none.
+ */
+char **
+state_names(const char *state_dir, const char *sub)
+{
+	char		*dir = xasprintf("%s/%s", state_dir, sub);
+	char		**names = NULL;
+	struct dirent	*de;
+	DIR		*d;
+
+	if ((d = opendir(dir)) != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (conf_name_valid(de->d_name))
+				names = strv_add(names, de->d_name);
+		closedir(d);
+	}
+	free(dir);
+	return names;
 }

@@ -49,5 +49,6 @@ void	pathlist_add(struct pathlist *, const char *);
 void	pathlist_clear(struct pathlist *);
 
 int	twin_lock(const char *statedir, struct ls_err *);
+char	**state_names(const char *state_dir, const char *sub);
 
 #endif

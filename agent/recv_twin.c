@@ -2,7 +2,6 @@
  * recv_twin: the twin container itself on the standby: create it from
  * the primary's spec, load its image when it is missing, and purge it.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -18,6 +17,7 @@
 #include "conf.h"
 #include "control.h"
 #include "fsutil.h"
+#include "handover.h"
 #include "delta.h"
 #include "journal.h"
 #include "log.h"
@@ -177,25 +177,6 @@ recv_purge(const struct conf *conf, const char *name)
 	return rc;
 }
 
-/* The primary's containers this host replicates (state_dir/containers). */
-static char **
-primary_names(const struct conf *conf)
-{
-	char		*dir = xasprintf("%s/containers", conf->state_dir);
-	char		**names = NULL;
-	struct dirent	*de;
-	DIR		*d;
-
-	if ((d = opendir(dir)) != NULL) {
-		while ((de = readdir(d)) != NULL)
-			if (conf_name_valid(de->d_name))
-				names = strv_add(names, de->d_name);
-		closedir(d);
-	}
-	free(dir);
-	return names;
-}
-
 /*
  * `serve --fence`: the new primary asks this host, the old primary, to
  * stand down. Its agent demotes it if it answers. If it does not (it
@@ -236,7 +217,7 @@ recv_fence(const struct conf *conf)
 			rc = -1;
 		}
 		buf_release(&b);
-		names = primary_names(conf);
+		names = state_names(conf->state_dir, "containers");
 		for (n = names; n != NULL && *n != NULL; n++)
 			if (runtime_kill(conf->runtime, *n, &err) == -1)
 				log_info("fence: %s", err.msg);	/* stopped */

@@ -82,19 +82,7 @@ role_read_line(const char *dir, const char *name)
 char **
 role_twin_names(struct replica *r)
 {
-	char		*dir = xasprintf("%s/twins", r->conf->state_dir);
-	char		**names = NULL;
-	struct dirent	*de;
-	DIR		*d;
-
-	if ((d = opendir(dir)) != NULL) {
-		while ((de = readdir(d)) != NULL)
-			if (conf_name_valid(de->d_name))
-				names = strv_add(names, de->d_name);
-		closedir(d);
-	}
-	free(dir);
-	return names;
+	return state_names(r->conf->state_dir, "twins");
 }
 
 /* Does this host hold twins (is it some primary's standby)? */

@@ -12,11 +12,7 @@
 repl_setup
 daemon_start alpha
 daemon_start beta
-img=$("$LAB" exec alpha podman images -q | head -1)
-"$LAB" exec alpha podman run -d --name web "$img" sh -c \
-	'mkdir -p /www && { [ -e /www/index.html ] || echo first >/www/index.html; } && exec httpd -f -p 80 -h /www' >/dev/null ||
-	fail "cannot run web on alpha"
-ls_on alpha add web >/dev/null || fail "add failed"
+web_run
 
 role_of() { ls_on "$1" status --json | grep -o '"role":"[a-z]*"' | cut -d'"' -f4; }
 state=/var/lib/layersync-lab

@@ -4,6 +4,7 @@
 #                        alpha (busybox httpd serving /www from its upper
 #                        layer), added, keepalived on both hosts, alpha the
 #                        master; everything undone on exit
+#   web_run              run and add the web container on alpha
 #   write_page TEXT      write TEXT to /www/index.html inside web on alpha
 #   vip_on               the host holding the VIP ("alpha", "beta", "")
 #   running HOST         true if web runs in HOST
@@ -56,6 +57,16 @@ vrrp_start() {
 		fail "$1: keepalived did not start: $(tail -5 /run/layersync-lab/$1/keepalived.log)"
 }
 
+# web_run: the web container on alpha, replicated. Its command writes the
+# first page only if there is none: on a twin it must not undo the layer.
+web_run() {
+	img=$("$LAB" exec alpha podman images -q | head -1)
+	"$LAB" exec alpha podman run -d --name web "$img" sh -c \
+		'mkdir -p /www && { [ -e /www/index.html ] || echo first >/www/index.html; } && exec httpd -f -p 80 -h /www' >/dev/null ||
+		fail "cannot run the web container on alpha"
+	ls_on alpha add web >/dev/null || fail "add web failed"
+}
+
 vrrp_setup() {
 	repl_setup
 	"$LAB" vrrp-down >/dev/null 2>&1	# a demo's keepalived and daemons
@@ -63,11 +74,7 @@ vrrp_setup() {
 	for h in alpha beta; do : >/run/layersync-lab/$h/keepalived.log; done
 	daemon_start alpha
 	daemon_start beta
-	img=$("$LAB" exec alpha podman images -q | head -1)
-	"$LAB" exec alpha podman run -d --name web "$img" sh -c \
-		'mkdir -p /www && { [ -e /www/index.html ] || echo first >/www/index.html; } && exec httpd -f -p 80 -h /www' >/dev/null ||
-		fail "cannot run the web container on alpha"
-	ls_on alpha add web >/dev/null || fail "add web failed"
+	web_run
 	vrrp_start alpha
 	wait_for 10 eval '[ "$(vip_on)" = alpha ]' || fail "alpha did not take the VIP"
 	vrrp_start beta
