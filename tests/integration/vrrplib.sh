@@ -53,8 +53,8 @@ vrrp_cleanup() {
 ka_state_is() { tail -n 30 "/run/layersync-lab/$1/keepalived.log" | grep -q "Entering $2 STATE"; }
 
 vrrp_start() {
-	"$LAB" vrrp-start "$1" $TESTCONF "$LS" >/dev/null 2>&1 ||
-		fail "$1: keepalived did not start: $(tail -5 /run/layersync-lab/$1/keepalived.log)"
+	"$LAB" vrrp-start "$1" $TESTCONF "$LS" >"$TMP/vrrp-start.out" 2>&1 ||
+		fail "$1: keepalived did not start: $(tail -3 "$TMP/vrrp-start.out")"
 }
 
 # web_run: the web container on alpha, replicated. Its command writes the
