@@ -13,6 +13,7 @@ int	write_durably(const char *dir, const char *name, const struct buf *,
 	    struct ls_err *);
 int	read_whole(const char *dir, const char *name, struct buf *,
 	    struct ls_err *);
+int	overlay_upper_mounted(const char *upperdir);
 char	*read_small(const char *dir, const char *name, struct ls_err *);
 
 #endif

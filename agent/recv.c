@@ -361,32 +361,6 @@ on_skip(const char *path, void *arg)
 	frame_put_str(&r->obuf, FRAME_SKIPPED, path);
 }
 
-/*
- * Is an overlay mounted on this upperdir? The twin may have been started
- * since OPEN; overlayfs forbids changing an upper tree under a mount.
- * Reading mountinfo costs far less than asking the runtime every batch.
- */
-static int
-upper_mounted(const char *upperdir)
-{
-	char	*line = NULL, *p;
-	size_t	 cap = 0, len = strlen(upperdir);
-	FILE	*f;
-	int	 found = 0;
-
-	if ((f = fopen("/proc/self/mountinfo", "re")) == NULL)
-		return 1;	/* cannot tell: refuse rather than risk it */
-	while (!found && getline(&line, &cap, f) != -1)
-		for (p = line; !found && (p = strstr(p, "upperdir=")) != NULL;) {
-			p += 9;
-			found = strncmp(p, upperdir, len) == 0 &&
-			    strchr(",\n ", p[len]) != NULL;
-		}
-	free(line);
-	fclose(f);
-	return found;
-}
-
 static int
 on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 {
@@ -396,7 +370,7 @@ on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 		ls_err_set(err, "COMMIT out of order");
 		return -1;
 	}
-	if (upper_mounted(r->upperdir)) {
+	if (overlay_upper_mounted(r->upperdir)) {
 		ls_err_set(err, "twin %s is running on %s: its upper layer "
 		    "cannot change under a mounted overlay; batch %" PRIu64
 		    " refused", r->name, r->conf->node, gen);

@@ -17,7 +17,6 @@
  *   see them stopped, then turn each into a twin that knows which of
  *   its paths diverged from what the peer acknowledged.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -501,6 +500,19 @@ promote_end(struct replica *r)
 	    r->conf->node, running, running == 1 ? "" : "s", ms);
 }
 
+/* Is the twin's overlay mounted? Unknown (no upperdir noted) counts. */
+static int
+twin_running(struct replica *r, const char *name)
+{
+	char	*dir = xasprintf("%s/twins/%s", r->conf->state_dir, name);
+	char	*upper = role_read_line(dir, "upperdir");
+	int	 running = upper == NULL || overlay_upper_mounted(upper);
+
+	free(upper);
+	free(dir);
+	return running;
+}
+
 static void
 demote_begin(struct replica *r)
 {
@@ -519,10 +531,12 @@ demote_begin(struct replica *r)
 	TAILQ_FOREACH(c, &r->containers, entry)
 		spawn(r, c->name, runtime_stop_argv(r->conf->runtime, c->name,
 		    0));
-	/* A twin started by hand, or by a promote this demote overrides. */
+	/* A twin started by hand: running, its overlay is mounted. */
 	names = role_twin_names(r);
 	for (n = names; n != NULL && *n != NULL; n++)
-		spawn(r, *n, runtime_stop_argv(r->conf->runtime, *n, 0));
+		if (twin_running(r, *n))
+			spawn(r, *n, runtime_stop_argv(r->conf->runtime, *n,
+			    0));
 	strv_free(names);
 	if (role_set(r, ROLE_STANDBY, &err) == -1)
 		op_error(op, "%s", err.msg);
