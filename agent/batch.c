@@ -315,6 +315,7 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 		    fe.kind == ENTRY_HARDLINK ? lsrc : "",
 		    force ? " (relink)" : "");
 		frame_put_entry(out, &fe);
+		index_stat_racy(&st);
 		add_update(b, UP_SET, path, NULL, &st);
 		b->stats.files++;
 		if (fe.kind == ENTRY_REG) {

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -247,6 +248,26 @@ index_stat_from(struct index_stat *is, const struct stat *st)
 	is->rdev = st->st_rdev;
 	is->ino = st->st_ino;
 	is->nlink = (uint32_t)st->st_nlink;
+}
+
+/*
+ * Timestamps come from a coarse clock (a tick, up to 10 ms): a change
+ * made in the same tick as a read leaves mtime and ctime as they were.
+ * An entry read that soon after its last change is recorded as racy,
+ * with a ctime no file has, so that the next look at it ships it again
+ * rather than trusting equal stats (git's "racily clean" entries).
+ */
+void
+index_stat_racy(struct index_stat *st)
+{
+	struct timespec	 now;
+	long long	 age_ms;
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	age_ms = ((long long)now.tv_sec - st->ctime_sec) * 1000 +
+	    ((long long)now.tv_nsec - st->ctime_nsec) / 1000000;
+	if (age_ms < INDEX_RACY_MS)
+		st->ctime_nsec = INDEX_RACY_NSEC;
 }
 
 int

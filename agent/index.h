@@ -28,6 +28,9 @@ struct index_stat {
 	uint32_t	 nlink;
 };
 
+#define INDEX_RACY_MS	50		/* younger changes are racy */
+#define INDEX_RACY_NSEC	1000000000U	/* no real ctime has it */
+
 struct index;
 
 typedef void	index_walk_cb(const char *path, const struct index_stat *,
@@ -46,6 +49,7 @@ char		*path_reparent(const char *path, const char *from,
 		    const char *to);
 void		 index_walk(const struct index *, index_walk_cb *, void *);
 void		 index_stat_from(struct index_stat *, const struct stat *);
+void		 index_stat_racy(struct index_stat *);
 int		 index_stat_same(const struct index_stat *,
 		    const struct index_stat *);
 int		 index_save(const struct index *, uint64_t gen, const char *path,
