@@ -166,3 +166,30 @@ overlay_upper_mounted(const char *upperdir)
 	fclose(f);
 	return found;
 }
+
+/* Write "text\n" to dir/name durably (a one-line state file). */
+int
+write_line(const char *dir, const char *name, const char *text,
+    struct ls_err *err)
+{
+	struct buf	 b;
+	int		 r;
+
+	buf_init(&b);
+	buf_addf(&b, "%s\n", text);
+	r = write_durably(dir, name, &b, err);
+	buf_release(&b);
+	return r;
+}
+
+/* The first line of dir/name, without its newline; NULL if absent. */
+char *
+read_line(const char *dir, const char *name)
+{
+	struct ls_err	 err;
+	char		*s = read_small(dir, name, &err);
+
+	if (s != NULL)
+		s[strcspn(s, "\n")] = '\0';
+	return s;
+}

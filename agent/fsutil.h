@@ -15,5 +15,8 @@ int	read_whole(const char *dir, const char *name, struct buf *,
 	    struct ls_err *);
 int	overlay_upper_mounted(const char *upperdir);
 char	*read_small(const char *dir, const char *name, struct ls_err *);
+int	write_line(const char *dir, const char *name, const char *text,
+	    struct ls_err *);
+char	*read_line(const char *dir, const char *name);
 
 #endif

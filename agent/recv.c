@@ -134,15 +134,11 @@ static int
 note_file(const char *dir, const char *name, const char *text,
     struct ls_err *err)
 {
-	struct buf	 b;
-	char		*old = read_small(dir, name, err);
-	int		 rc = 0;
+	char	*old = read_line(dir, name);
+	int	 rc = 0;
 
-	buf_init(&b);
-	buf_addf(&b, "%s\n", text);
-	if (old == NULL || strcmp(old, b.data) != 0)
-		rc = write_durably(dir, name, &b, err);
-	buf_release(&b);
+	if (old == NULL || strcmp(old, text) != 0)
+		rc = write_line(dir, name, text, err);
 	free(old);
 	return rc;
 }

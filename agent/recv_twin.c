@@ -210,13 +210,11 @@ recv_fence(const struct conf *conf)
 		log_warnx("fence: no agent answers on %s (%s): standing down "
 		    "without it", conf->node, err.msg);
 		rc = 0;
-		buf_init(&b);
-		buf_addstr(&b, "standby\n");
-		if (write_durably(conf->state_dir, "role", &b, &err) == -1) {
+		if (write_line(conf->state_dir, "role", "standby", &err) ==
+		    -1) {
 			log_warnx("fence: %s", err.msg);
 			rc = -1;
 		}
-		buf_release(&b);
 		names = state_names(conf->state_dir, "containers");
 		for (n = names; n != NULL && *n != NULL; n++)
 			if (runtime_kill(conf->runtime, *n, &err) == -1)

@@ -108,7 +108,6 @@ void		 role_init(struct replica *);
 int		 role_set(struct replica *, enum role, struct ls_err *);
 int		 role_has_twins(struct replica *);
 char		**role_twin_names(struct replica *);
-char		*role_read_line(const char *dir, const char *name);
 void		 role_free(struct replica *);
 void		 health_watch(struct replica *, struct container *);
 void		 health_unwatch(struct replica *, struct container *);

@@ -53,28 +53,10 @@ role_name(enum role role)
 int
 role_set(struct replica *r, enum role role, struct ls_err *err)
 {
-	struct buf	 b;
-	int		 rc;
-
-	buf_init(&b);
-	buf_addf(&b, "%s\n", role_name(role));
-	rc = write_durably(r->conf->state_dir, "role", &b, err);
-	buf_release(&b);
-	if (rc == 0)
-		r->role = role;
-	return rc;
-}
-
-/* A one-line state file, without its newline; NULL if absent. */
-char *
-role_read_line(const char *dir, const char *name)
-{
-	struct ls_err	 err;
-	char		*s = read_small(dir, name, &err);
-
-	if (s != NULL)
-		s[strcspn(s, "\n")] = '\0';
-	return s;
+	if (write_line(r->conf->state_dir, "role", role_name(role), err) == -1)
+		return -1;
+	r->role = role;
+	return 0;
 }
 
 /* The names of the twins this host holds (state_dir/twins/NAME). */
@@ -99,7 +81,7 @@ void
 role_init(struct replica *r)
 {
 	struct container	*c;
-	char			*role = role_read_line(r->conf->state_dir, "role");
+	char			*role = read_line(r->conf->state_dir, "role");
 
 	TAILQ_INIT(&r->role_queue);
 	if (role != NULL)
@@ -332,7 +314,7 @@ twin_forget(const char *statedir)
 static char *
 twin_peer(struct replica *r, const char *statedir, struct ls_err *err)
 {
-	char			*peer = role_read_line(statedir, "peer");
+	char			*peer = read_line(statedir, "peer");
 	struct conf_peer	*p = TAILQ_FIRST(&r->conf->peers);
 
 	if (peer != NULL && conf_peer_find(r->conf, peer) != NULL)
@@ -355,7 +337,7 @@ adopt_twin(struct replica *r, const char *name, struct ls_err *err)
 {
 	char			*statedir = xasprintf("%s/twins/%s",
 				    r->conf->state_dir, name);
-	char			*upper = role_read_line(statedir, "upperdir");
+	char			*upper = read_line(statedir, "upperdir");
 	char			*peer = NULL;
 	struct container	*c = NULL;
 	struct container_info	 ci;
@@ -505,7 +487,7 @@ static int
 twin_running(struct replica *r, const char *name)
 {
 	char	*dir = xasprintf("%s/twins/%s", r->conf->state_dir, name);
-	char	*upper = role_read_line(dir, "upperdir");
+	char	*upper = read_line(dir, "upperdir");
 	int	 running = upper == NULL || overlay_upper_mounted(upper);
 
 	free(upper);
@@ -550,10 +532,9 @@ become_twin(struct replica *r, struct container *c, size_t *ndiverged,
 	char		*statedir = xasprintf("%s/twins/%s", r->conf->state_dir,
 			    c->name);
 	struct pathlist	 l = { NULL, 0 };
-	struct buf	 b;
+	char		 gen[32];
 	int		 rc = -1;
 
-	buf_init(&b);
 	if (c->rootfd == -1) {
 		ls_err_set(err, "its upperdir is not open: the next sync into "
 		    "it cannot know what diverged");
@@ -566,22 +547,15 @@ become_twin(struct replica *r, struct container *c, size_t *ndiverged,
 	if (handover_diverged(c->rootfd, c->index, &l, err) == -1 ||
 	    handover_save(statedir, &l, err) == -1)
 		goto out;
-	buf_addf(&b, "%" PRIu64 "\n", c->gen);
-	if (write_durably(statedir, "gen", &b, err) == -1)
-		goto out;
-	buf_reset(&b);
-	buf_addf(&b, "%s\n", c->peer);
-	if (write_durably(statedir, "peer", &b, err) == -1)
-		goto out;
-	buf_reset(&b);
-	buf_addf(&b, "%s\n", c->info.upperdir);
-	if (write_durably(statedir, "upperdir", &b, err) == -1)
+	snprintf(gen, sizeof(gen), "%" PRIu64, c->gen);
+	if (write_line(statedir, "gen", gen, err) == -1 ||
+	    write_line(statedir, "peer", c->peer, err) == -1 ||
+	    write_line(statedir, "upperdir", c->info.upperdir, err) == -1)
 		goto out;
 	*ndiverged = l.n;
 	rc = 0;
 out:
 	pathlist_clear(&l);
-	buf_release(&b);
 	free(statedir);
 	return rc;
 }

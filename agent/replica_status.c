@@ -9,6 +9,7 @@
 
 #include "conf.h"
 #include "control.h"
+#include "fsutil.h"
 #include "log.h"
 #include "loop.h"
 #include "replica_int.h"
@@ -88,9 +89,9 @@ twins_status(struct replica *r, struct control_client *cc)
 
 	for (n = names; n != NULL && *n != NULL; n++) {
 		dir = xasprintf("%s/twins/%s", r->conf->state_dir, *n);
-		gen = role_read_line(dir, "gen");
-		peer = role_read_line(dir, "peer");
-		ho = role_read_line(dir, "handover");
+		gen = read_line(dir, "gen");
+		peer = read_line(dir, "peer");
+		ho = read_line(dir, "handover");
 		control_out(cc, "twin %s: generation %s from %s%s", *n,
 		    gen != NULL ? gen : "0", peer != NULL ? peer : "(none yet)",
 		    ho != NULL ? ", was the primary: its changes since will "
