@@ -31,6 +31,7 @@ batch_new(int rootfd, struct index *index, uint64_t gen)
 	b->rootfd = rootfd;
 	b->index = index;
 	b->gen = gen;
+	b->delta_min = DELTA_MIN_SIZE;
 	b->seen = index_new();
 	b->links = index_new();
 	b->acked_links = index_new();
@@ -123,6 +124,13 @@ batch_add_rename(struct batch *b, const char *from, const char *to)
 		fatalx("batch_add_rename after a path");
 	batch_add_item(b, ITEM_RENAME, from, to, 0);
 	b->nrenames++;
+}
+
+/* Ship files of size and up as deltas (DELTA_MIN_SIZE by default). */
+void
+batch_set_delta_min(struct batch *b, uint64_t size)
+{
+	b->delta_min = size;
 }
 
 void

@@ -44,6 +44,7 @@ void		 batch_add_rename(struct batch *, const char *from,
 		    const char *to);
 void		 batch_add_path(struct batch *, const char *path, int tree);
 void		 batch_add_rescan(struct batch *);
+void		 batch_set_delta_min(struct batch *, uint64_t);
 void		 batch_seal(struct batch *);
 size_t		 batch_items(const struct batch *);
 int		 batch_pump(struct batch *, struct buf *out, size_t budget,

@@ -29,7 +29,7 @@ batch_plan_deltas(struct batch *b)
 	for (i = b->nrenames; i < b->nitems; i++) {
 		if (b->items[i].tree ||
 		    (st = batch_acked(b, b->items[i].path)) == NULL ||
-		    !S_ISREG(st->mode) || st->size < DELTA_MIN_SIZE)
+		    !S_ISREG(st->mode) || st->size < b->delta_min)
 			continue;
 		b->dpath = xreallocarray(b->dpath, b->ndelta + 1,
 		    sizeof(*b->dpath));
@@ -65,7 +65,7 @@ batch_delta_for(const struct batch *b, const struct source_entry *se)
 	size_t	 i;
 
 	/* A sparse file would come out dense from a patch: send it whole. */
-	if (se->kind != ENTRY_REG || se->st.st_size < DELTA_MIN_SIZE ||
+	if (se->kind != ENTRY_REG || se->st.st_size < (off_t)b->delta_min ||
 	    se->st.st_blocks * 512 < se->st.st_size)
 		return -1;
 	for (i = 0; i < b->ndelta; i++)

@@ -43,6 +43,7 @@ struct batch {
 	int			 rootfd;
 	struct index		*index;
 	uint64_t		 gen;
+	uint64_t		 delta_min;	/* smaller files go whole */
 	struct item		*items;
 	size_t			 nitems, capitems, next;
 	size_t			 nrenames;	/* the leading items */

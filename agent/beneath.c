@@ -432,3 +432,22 @@ beneath_sweep(int rootfd, struct ls_err *err)
 	buf_release(&path);
 	return r;
 }
+
+/* beneath_rmtree of dir/leaf, by dir's path; an absent one is no error. */
+int
+rmtree_in(const char *dir, const char *leaf, struct ls_err *err)
+{
+	int	 fd, r = 0;
+
+	if ((fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			return 0;
+		ls_err_sys(err, "%s", dir);
+		return -1;
+	}
+	if (beneath_rmtree(fd, leaf, err) == -1 && errno != ENOENT)
+		r = -1;
+	close(fd);
+	return r;
+}

@@ -50,6 +50,8 @@ int	 beneath_openat(int dirfd, const char *path, int flags,
 	    struct ls_err *);
 /* Remove leaf beneath dirfd, a whole tree if a directory; ENOENT if absent. */
 int	 beneath_rmtree(int dirfd, const char *leaf, struct ls_err *);
+/* The same for dir/leaf, dir by path; an absent leaf is no error. */
+int	 rmtree_in(const char *dir, const char *leaf, struct ls_err *);
 /* Remove every BENEATH_TMP_PREFIX name in the tree beneath rootfd. */
 int	 beneath_sweep(int rootfd, struct ls_err *);
 int	 beneath_is_tmp(const char *name);

@@ -17,10 +17,13 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "ckpt_opts.h"
+#include "ckpt_run.h"
 #include "cli.h"
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
+#include "fsutil.h"
 #include "kaconf.h"
 #include "log.h"
 #include "notify.h"
@@ -73,13 +76,29 @@ static const struct command commands[] = {
 	  "cleanly on SIGTERM.\n"
 	  "  -n   check the configuration, print 'configuration OK' and exit\n"
 	  "  -v   log debug messages too\n", run_daemon, NULL, NULL },
-	{ "add", "add CONTAINER [--peer NAME]",
+	{ "add", "add CONTAINER [--peer NAME] [--mode layer|criu]\n"
+	  "    [--checkpoint-interval MS] [--tcp-established] [--file-locks]",
 	  "replicate a container to its twin on the peer",
 	  "Starts replicating CONTAINER's read-write layer to a stopped twin\n"
 	  "on the peer (created if needed, with the same image and settings),\n"
 	  "and returns when the first full sync is durable there. --peer is\n"
-	  "needed only when several peers are configured.\n",
-	  run_control, NULL, "peer=" },
+	  "needed only when several peers are configured.\n"
+	  "--mode=criu (stateful mode) also checkpoints the running container\n"
+	  "every --checkpoint-interval ms (default 10000) with CRIU, leaving\n"
+	  "it running, and ships each checkpoint to the peer as deltas; a\n"
+	  "promote there restores it with its memory instead of starting it\n"
+	  "cold. --tcp-established and --file-locks are passed to the\n"
+	  "checkpoint and the restore. These flags win over the container's\n"
+	  "entry in the configuration's 'containers' list. add refuses stateful\n"
+	  "mode if 'criu check' fails (see criu_path).\n",
+	  run_control, NULL,
+	  "peer= mode= checkpoint-interval= tcp-established file-locks" },
+	{ "checkpoint", "checkpoint CONTAINER",
+	  "take a checkpoint of a stateful container now",
+	  "Takes a checkpoint of CONTAINER (stateful mode) now, ships it, and\n"
+	  "returns once the peer holds it whole: the time taken, how long the\n"
+	  "service was frozen, its size and the bytes shipped for it.\n",
+	  run_control, NULL, NULL },
 	{ "remove", "remove CONTAINER [--purge]", "stop replicating a container",
 	  "Stops replicating CONTAINER. The twin on the peer stays unless\n"
 	  "--purge is given.\n", run_control, NULL, "purge" },
@@ -128,7 +147,8 @@ static const struct command commands[] = {
 	  "Reads keepalived's notify FIFO and runs, one at a time and in\n"
 	  "order, promote on MASTER and demote on BACKUP, FAULT and STOP.\n",
 	  run_notify, NULL, NULL },
-	{ "serve", "serve --stdio | --purge-twin=NAME | --fence",
+	{ "serve", "serve --stdio | --purge-twin=NAME | --fence |\n"
+	  "    --checkpoint=NAME | --restore=NAME",
 	  "receiver end of replication (run over SSH)",
 	  "Speaks the replication protocol on stdin/stdout; the primary runs\n"
 	  "it on the standby over SSH. It creates the stopped twin if needed\n"
@@ -136,8 +156,11 @@ static const struct command commands[] = {
 	  "which the primary relays into its own log.\n"
 	  "--purge-twin=NAME instead removes the stopped twin NAME (for\n"
 	  "'remove --purge' on the primary). --fence makes this host, an old\n"
-	  "primary, stand down: sent by the new primary's promote.\n",
-	  run_serve, NULL, "stdio purge-twin= fence" },
+	  "primary, stand down: sent by the new primary's promote.\n"
+	  "--checkpoint=NAME and --restore=NAME are the daemon's own children\n"
+	  "(stateful mode): take a checkpoint of NAME, or restore NAME from\n"
+	  "the checkpoint a promote set aside.\n",
+	  run_serve, NULL, "stdio purge-twin= fence checkpoint= restore=" },
 	{ "ping", "ping [PEER]", "check the SSH session to each peer",
 	  "Opens the SSH session the replication uses to each peer (or only\n"
 	  "PEER): key authentication, the host key pinned in known_hosts,\n"
@@ -207,6 +230,12 @@ static const struct option cmd_longopts[] = {
 	{ "purge-twin", required_argument, NULL, 1006 },
 	{ "quiet", no_argument, NULL, 1007 },
 	{ "fence", no_argument, NULL, 1008 },
+	{ "mode", required_argument, NULL, 1009 },
+	{ "checkpoint-interval", required_argument, NULL, 1010 },
+	{ "tcp-established", no_argument, NULL, 1011 },
+	{ "file-locks", no_argument, NULL, 1012 },
+	{ "checkpoint", required_argument, NULL, 1013 },
+	{ "restore", required_argument, NULL, 1014 },
 	{ NULL, 0, NULL, 0 }
 };
 
@@ -396,6 +425,37 @@ run_ping(struct cli *cli, const struct command *cmd, int argc, char **argv)
 	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }
 
+/*
+ * The daemon's checkpoint and restore children. Why a take failed goes
+ * to ckpt/error, where the daemon reads it for status.
+ */
+static int
+run_ckpt(const struct conf *conf, const char *take, const char *restore)
+{
+	struct ls_err	 err;
+	struct buf	 why;
+	char		*dir;
+
+	if (restore != NULL) {
+		if (ckpt_restore(conf, restore, &err) == -1) {
+			log_errx("restore %s: %s", restore, err.msg);
+			return -1;
+		}
+		return 0;
+	}
+	if (ckpt_take(conf, take, &err) == 0)
+		return 0;
+	log_errx("checkpoint %s: %s", take, err.msg);
+	dir = xasprintf("%s/containers/%s/%s", conf->state_dir, take,
+	    CKPT_DIR);
+	buf_init(&why);
+	buf_addf(&why, "%s\n", err.msg);
+	(void)write_durably(dir, CKPT_ERROR, &why, &err);
+	buf_release(&why);
+	free(dir);
+	return -1;
+}
+
 static int
 run_serve(struct cli *cli, const struct command *cmd, int argc, char **argv)
 {
@@ -403,15 +463,19 @@ run_serve(struct cli *cli, const struct command *cmd, int argc, char **argv)
 	int		 r;
 
 	const char	*purge = cli_value(cli, "--purge-twin=");
+	const char	*take = cli_value(cli, "--checkpoint=");
+	const char	*restore = cli_value(cli, "--restore=");
+	const char	*name = purge != NULL ? purge : take != NULL ? take :
+			    restore;
 	int		 fence = cli_has(cli, "--fence");
 
 	(void)argv;
-	if (argc != 0 || cli_has(cli, "--stdio") + (purge != NULL) + fence !=
-	    1) {
+	if (argc != 0 || cli_has(cli, "--stdio") + (purge != NULL) + fence +
+	    (take != NULL) + (restore != NULL) != 1) {
 		usage_command(stderr, cmd);
 		return CLI_EXIT_USAGE;
 	}
-	if (purge != NULL && !conf_name_valid(purge)) {
+	if (name != NULL && !conf_name_valid(name)) {
 		fprintf(stderr, "layersync serve: invalid container name\n");
 		return CLI_EXIT_USAGE;
 	}
@@ -419,8 +483,11 @@ run_serve(struct cli *cli, const struct command *cmd, int argc, char **argv)
 		return CLI_EXIT_FAIL;
 	log_init(LOG_TO_STDERR, cli->verbose, "layersync serve");
 	signal(SIGPIPE, SIG_IGN);
-	r = purge != NULL ? recv_purge(conf, purge) : fence ? recv_fence(conf) :
-	    recv_serve(conf, 0, 1);
+	if (take != NULL || restore != NULL)
+		r = run_ckpt(conf, take, restore);
+	else
+		r = purge != NULL ? recv_purge(conf, purge) : fence ?
+		    recv_fence(conf) : recv_serve(conf, 0, 1);
 	conf_free(conf);
 	return r == 0 ? CLI_EXIT_OK : CLI_EXIT_FAIL;
 }

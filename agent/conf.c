@@ -12,12 +12,14 @@
 #include <sys/un.h>
 #include <arpa/inet.h>
 
+#include "ckpt_opts.h"
 #include "conf.h"
 #include "xmalloc.h"
 
 enum setting_type {
 	ST_STRING,
 	ST_INT,
+	ST_BOOL,	/* stored as a long long 0 or 1 */
 };
 
 typedef const char *setting_check(const char *);
@@ -37,11 +39,15 @@ static const char	*check_abspath(const char *);
 static const char	*check_socket(const char *);
 static const char	*check_log(const char *);
 static const char	*check_word(const char *);
+static const char	*check_criu(const char *);
+static const char	*check_mode(const char *);
 
 #define STR(st, f, req, def, chk) \
 	{ #f, ST_STRING, offsetof(struct st, f), req, def, 0, 0, 0, chk }
 #define INT(st, f, def, lo, hi) \
 	{ #f, ST_INT, offsetof(struct st, f), 0, NULL, def, lo, hi, NULL }
+#define BOOL(st, f, def) \
+	{ #f, ST_BOOL, offsetof(struct st, f), 0, NULL, def, 0, 1, NULL }
 
 static const struct setting top_settings[] = {
 	STR(conf, node, 1, NULL, check_name),
@@ -53,6 +59,7 @@ static const struct setting top_settings[] = {
 	INT(conf, max_lag_ms, 50, 1, 60000),
 	INT(conf, restart_attempts, 3, 0, 100),
 	INT(conf, restart_window_ms, 60000, 1000, 86400000),
+	STR(conf, criu_path, 0, "", check_criu),
 	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
 };
 
@@ -81,7 +88,18 @@ static const struct setting vrrp_settings[] = {
 };
 
 /* Top-level names handled outside the table. */
-static const char *const top_lists[] = { "peers", "vrrp", NULL };
+static const struct setting container_settings[] = {
+	STR(conf_container, name, 1, NULL, check_name),
+	STR(conf_container, mode, 0, "layer", check_mode),
+	INT(conf_container, checkpoint_interval_ms, CKPT_INTERVAL_DEFAULT,
+	    CKPT_INTERVAL_MIN, CKPT_INTERVAL_MAX),
+	BOOL(conf_container, tcp_established, 0),
+	BOOL(conf_container, file_locks, 0),
+	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
+};
+
+static const char *const top_lists[] = { "peers", "vrrp", "containers",
+	NULL };
 
 struct parse {
 	const char	*path;
@@ -169,6 +187,27 @@ check_word(const char *s)
 	return NULL;
 }
 
+/* podman's OCI runtime runs "criu" from PATH: the file must be so named. */
+static const char *
+check_criu(const char *s)
+{
+	const char	*slash = strrchr(s, '/');
+
+	if (*s == '\0')
+		return NULL;
+	if (*s != '/' || slash == NULL || strcmp(slash + 1, "criu") != 0)
+		return "must be an absolute path to an executable named criu";
+	return NULL;
+}
+
+static const char *
+check_mode(const char *s)
+{
+	if (strcmp(s, "layer") != 0 && strcmp(s, "criu") != 0)
+		return "must be \"layer\" or \"criu\"";
+	return NULL;
+}
+
 static const char *
 check_ipv4(const char *s)
 {
@@ -250,6 +289,7 @@ apply_one(struct parse *p, config_setting_t *group, int group_line,
 			    where, st->name);
 		else if (st->type == ST_STRING)
 			*(char **)((char *)base + st->off) = xstrdup(st->def);
+		/* ST_INT and ST_BOOL */
 		else
 			*(long long *)((char *)base + st->off) = st->def_int;
 		return;
@@ -269,6 +309,14 @@ apply_one(struct parse *p, config_setting_t *group, int group_line,
 			return;
 		}
 		*(char **)((char *)base + st->off) = xstrdup(v);
+	} else if (st->type == ST_BOOL) {
+		if (config_setting_type(s) != CONFIG_TYPE_BOOL) {
+			errorf(p, line, "'%s%s' must be true or false", where,
+			    st->name);
+			return;
+		}
+		*(long long *)((char *)base + st->off) =
+		    config_setting_get_bool(s) ? 1 : 0;
 	} else {
 		long long	 v;
 
@@ -345,6 +393,46 @@ parse_peers(struct parse *p, struct conf *conf, config_setting_t *list)
 }
 
 static void
+container_free_one(struct conf_container *cc)
+{
+	free(cc->name);
+	free(cc->mode);
+	free(cc);
+}
+
+static void
+parse_containers(struct parse *p, struct conf *conf, config_setting_t *list)
+{
+	config_setting_t	*g;
+	struct conf_container	*cc;
+	char			 where[40];
+	int			 i, line;
+
+	if (config_setting_type(list) != CONFIG_TYPE_LIST) {
+		errorf(p, config_setting_source_line(list), "'containers' must "
+		    "be a list of groups: ( { name = ...; mode = ...; }, ... )");
+		return;
+	}
+	for (i = 0; (g = config_setting_get_elem(list, i)) != NULL; i++) {
+		line = config_setting_source_line(g);
+		snprintf(where, sizeof(where), "containers.[%d].", i);
+		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
+			errorf(p, line, "'containers.[%d]' must be a group", i);
+			continue;
+		}
+		cc = xcalloc(1, sizeof(*cc));
+		cc->line = line;
+		check_unknown(p, g, container_settings, NULL, where);
+		apply_table(p, g, line, container_settings, cc, where);
+		if (cc->name != NULL && conf_container_find(conf, cc->name) !=
+		    NULL)
+			errorf(p, line, "container '%s' is defined twice",
+			    cc->name);
+		TAILQ_INSERT_TAIL(&conf->containers, cc, entry);
+	}
+}
+
+static void
 vrrp_free(struct conf_vrrp *v)
 {
 	if (v == NULL)
@@ -393,7 +481,7 @@ conf_load(const char *path, struct buf *errs)
 	struct parse		 p = { path, errs, 0 };
 	struct conf		*conf;
 	config_t		 cfg;
-	config_setting_t	*root, *peers, *vrrp;
+	config_setting_t	*root, *peers, *vrrp, *ctrs;
 
 	config_init(&cfg);
 	errno = 0;
@@ -404,6 +492,7 @@ conf_load(const char *path, struct buf *errs)
 	}
 	conf = xcalloc(1, sizeof(*conf));
 	TAILQ_INIT(&conf->peers);
+	TAILQ_INIT(&conf->containers);
 	conf->path = xstrdup(path);
 	root = config_root_setting(&cfg);
 	check_unknown(&p, root, top_settings, top_lists, "");
@@ -412,6 +501,8 @@ conf_load(const char *path, struct buf *errs)
 		parse_peers(&p, conf, peers);
 	if ((vrrp = config_setting_get_member(root, "vrrp")) != NULL)
 		parse_vrrp(&p, conf, vrrp);
+	if ((ctrs = config_setting_get_member(root, "containers")) != NULL)
+		parse_containers(&p, conf, ctrs);
 	config_destroy(&cfg);
 	if (p.nerrs > 0) {
 		conf_free(conf);
@@ -424,9 +515,14 @@ void
 conf_free(struct conf *conf)
 {
 	struct conf_peer	*peer, *tmp;
+	struct conf_container	*cc, *ctmp;
 
 	if (conf == NULL)
 		return;
+	TAILQ_FOREACH_SAFE(cc, &conf->containers, entry, ctmp) {
+		TAILQ_REMOVE(&conf->containers, cc, entry);
+		container_free_one(cc);
+	}
 	TAILQ_FOREACH_SAFE(peer, &conf->peers, entry, tmp) {
 		TAILQ_REMOVE(&conf->peers, peer, entry);
 		peer_free(peer);
@@ -437,6 +533,7 @@ conf_free(struct conf *conf)
 	free(conf->state_dir);
 	free(conf->control_socket);
 	free(conf->log);
+	free(conf->criu_path);
 	vrrp_free(conf->vrrp);
 	free(conf);
 }
@@ -449,5 +546,16 @@ conf_peer_find(const struct conf *conf, const char *name)
 	TAILQ_FOREACH(peer, &conf->peers, entry)
 		if (peer->name != NULL && strcmp(peer->name, name) == 0)
 			return peer;
+	return NULL;
+}
+
+struct conf_container *
+conf_container_find(const struct conf *conf, const char *name)
+{
+	struct conf_container	*cc;
+
+	TAILQ_FOREACH(cc, &conf->containers, entry)
+		if (cc->name != NULL && strcmp(cc->name, name) == 0)
+			return cc;
 	return NULL;
 }

@@ -40,6 +40,18 @@ struct conf_vrrp {
 	int			 line;
 };
 
+/* A `containers` entry: one container's stateful-mode defaults. */
+struct conf_container {
+	TAILQ_ENTRY(conf_container) entry;
+	char			*name;
+	char			*mode;		/* "layer" or "criu" */
+	long long		 checkpoint_interval_ms;
+	long long		 tcp_established;	/* 0 or 1 */
+	long long		 file_locks;		/* 0 or 1 */
+	int			 line;
+};
+TAILQ_HEAD(conf_containers, conf_container);
+
 struct conf {
 	char			*path;
 	char			*node;
@@ -51,13 +63,17 @@ struct conf {
 						   this often */
 	long long		 restart_attempts; /* local restarts of an */
 	long long		 restart_window_ms; /* exited container */
+	char			*criu_path;	/* "": criu from PATH */
 	struct conf_vrrp	*vrrp;		/* NULL: not configured */
 	struct conf_peers	 peers;
+	struct conf_containers	 containers;
 };
 
 struct conf	*conf_load(const char *path, struct buf *errs);
 void		 conf_free(struct conf *);
 struct conf_peer *conf_peer_find(const struct conf *, const char *name);
+struct conf_container *conf_container_find(const struct conf *,
+		    const char *name);
 int		 conf_name_valid(const char *);
 
 #endif

@@ -10,16 +10,18 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ckpt.h"
 #include "container.h"
 #include "fsutil.h"
 #include "index.h"
+#include "tree.h"
 #include "watch.h"
 #include "xmalloc.h"
 
 #define INDEX_SAVE_EVERY_MS	5000	/* at most one index save per period */
 
-struct container *
-container_new(const char *name, const char *peer, const char *state_dir)
+static struct container *
+container_alloc(const char *name, const char *peer, char *statedir)
 {
 	struct container	*c = xcalloc(1, sizeof(*c));
 	struct ls_err		 err;
@@ -27,7 +29,7 @@ container_new(const char *name, const char *peer, const char *state_dir)
 
 	c->name = xstrdup(name);
 	c->peer = xstrdup(peer);
-	c->statedir = xasprintf("%s/containers/%s", state_dir, name);
+	c->statedir = statedir;
 	c->rootfd = -1;
 	c->watch_id = -1;
 	c->pidfd = -1;
@@ -41,6 +43,26 @@ container_new(const char *name, const char *peer, const char *state_dir)
 	c->pending = index_new();
 	TAILQ_INIT(&c->renames);
 	c->rescan = 1;	/* first sync, or compare after a restart */
+	return c;
+}
+
+struct container *
+container_new(const char *name, const char *peer, const char *state_dir)
+{
+	return container_alloc(name, peer, xasprintf("%s/containers/%s",
+	    state_dir, name));
+}
+
+/* The stream of owner's checkpoints, state in containers/NAME/ckpt. */
+struct container *
+container_new_ckpt(struct container *owner)
+{
+	struct container	*c = container_alloc(owner->name, owner->peer,
+				    xasprintf("%s/%s", owner->statedir,
+				    CKPT_DIR));
+
+	c->owner = owner;
+	c->twin_ok = 1;		/* the layer's twin; nothing to create */
 	return c;
 }
 
@@ -73,6 +95,7 @@ container_free(struct container *c)
 		close(c->rootfd);
 	if (c->pidfd != -1)
 		close(c->pidfd);
+	free(c->restore_error);
 	free(c->name);
 	free(c->peer);
 	free(c->statedir);
@@ -243,6 +266,40 @@ struct cut_ctx {
 	struct batch	*b;
 };
 
+static int
+mark_seen(const char *path, const struct stat *st, void *arg)
+{
+	(void)st;
+	mark_dirty(arg, path, 0);
+	return 1;
+}
+
+static void
+mark_known(const char *path, const struct index_stat *st, void *arg)
+{
+	(void)st;
+	if (path[0] != '\0')
+		mark_dirty(arg, path, 0);
+}
+
+/*
+ * A checkpoint stream's rescan: every path of the tree and every one
+ * the peer holds, each on its own, so that changed files ship as
+ * deltas. A tree that cannot be walked falls back to the rescan.
+ */
+static void
+mark_all(struct container *c)
+{
+	struct ls_err	 err;
+
+	if (tree_walk(c->rootfd, mark_seen, c, &err) == -1) {
+		snprintf(c->last_error, sizeof(c->last_error), "%s", err.msg);
+		return;
+	}
+	index_walk(c->index, mark_known, c);
+	c->rescan = 0;
+}
+
 static void
 cut_one(const char *path, const struct index_stat *st, void *arg)
 {
@@ -260,7 +317,13 @@ container_cut(struct container *c, long long now, int max_lag_ms)
 
 	if (!container_has_work(c, now, max_lag_ms, &deadline))
 		return NULL;
+	if (c->owner != NULL && c->rescan)
+		mark_all(c);
 	cc.b = batch_new(c->rootfd, c->index, c->gen + 1);
+	/* Checkpoint images differ from the last by a few pages, whatever
+	 * their size: worth the signature round trip the batch pays once. */
+	if (c->owner != NULL)
+		batch_set_delta_min(cc.b, CKPT_DELTA_MIN);
 	/* A rescan finds renamed entries as new ones, and sweeps the old
 	 * names: its sweep compares against the index, before renames. */
 	if (c->rescan)
@@ -353,7 +416,7 @@ container_lost(struct container *c)
 	}
 	strv_free(c->skipped);
 	c->skipped = NULL;
-	c->twin_ok = 0;
+	c->twin_ok = c->owner != NULL;	/* a stream needs no twin */
 	c->opened = 0;
 }
 
@@ -403,6 +466,8 @@ container_forget(struct container *c, struct ls_err *err)
 	char	*path;
 	size_t	 i;
 
+	if (ckpt_forget(c->statedir, err) == -1)
+		return -1;
 	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
 		path = xasprintf("%s/%s", c->statedir, files[i]);
 		unlink(path);

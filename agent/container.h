@@ -13,6 +13,11 @@
  * creates batch gen + 1. A reconnect loses the batch in flight, so the
  * container rescans (compares its whole tree with the index) and ships
  * only what differs.
+ *
+ * A checkpoint stream (owner != NULL, ckpt.h) is a container whose tree
+ * is a checkpoint in the state dir: not watched; instead of a rescan
+ * (which ships changed files whole) it marks every path, so each file
+ * ships as a delta against the peer's copy.
  */
 #ifndef LS_CONTAINER_H
 #define LS_CONTAINER_H
@@ -24,6 +29,7 @@
 #include "batch.h"
 #include "runtime.h"
 
+struct ckpt;
 struct index;
 struct watch_event;
 
@@ -59,6 +65,12 @@ struct container {
 	long long		 restart_window;	/* its start */
 	uint64_t		 restarts_total;
 	int			 opened;
+	/* Stateful mode: the layer's checkpoint producer, or, for the
+	 * stream that ships its checkpoints, the layer it belongs to. */
+	struct ckpt		*ckpt;
+	struct container	*owner;
+	int			 restore;	/* promote restores it */
+	char			*restore_error;	/* why it started cold */
 	/* Counters for status. */
 	uint64_t		 bytes, files, rescans, batches;
 	long long		 last_lag_ms;
@@ -70,6 +82,7 @@ TAILQ_HEAD(containers, container);
 
 struct container *container_new(const char *name, const char *peer,
 		    const char *state_dir);
+struct container *container_new_ckpt(struct container *owner);
 void		 container_free(struct container *);
 int		 container_attach(struct container *, const char *runtime,
 		    struct ls_err *);

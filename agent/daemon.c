@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "ckpt_opts.h"
 #include "conf.h"
 #include "control.h"
 #include "daemon.h"
@@ -116,14 +117,39 @@ static void
 cmd_add(struct control_client *c, int argc, char **argv, void *arg)
 {
 	struct daemon	*d = arg;
-	const char	*opts[] = { "--peer" }, *vals[1] = { NULL };
+	const char	*opts[] = { "--peer", "--mode", "--checkpoint-interval",
+			    "--tcp-established", "--file-locks" };
+	const char	*vals[5] = { NULL, NULL, NULL, NULL, NULL };
 	char		*name;
+	struct buf	 settings;
+	struct ls_err	 err;
 
-	if (parse_args(argc, argv, opts, vals, 1, &name, 1) != 1) {
-		control_done(c, 0, "usage: add CONTAINER [--peer NAME]");
+	if (parse_args(argc, argv, opts, vals, 5, &name, 1) != 1) {
+		control_done(c, 0, "usage: add CONTAINER [--peer NAME] "
+		    "[--mode layer|criu] [--checkpoint-interval MS] "
+		    "[--tcp-established] [--file-locks]");
 		return;
 	}
-	replica_add(d->replica, c, name, vals[0]);
+	buf_init(&settings);
+	if (ckpt_opts_from_flags(vals[1], vals[2], vals[3] != NULL,
+	    vals[4] != NULL, &settings, &err) == -1)
+		control_done(c, 0, "%s", err.msg);
+	else
+		replica_add(d->replica, c, name, vals[0], settings.data != NULL ?
+		    settings.data : "");
+	buf_release(&settings);
+}
+
+static void
+cmd_checkpoint(struct control_client *c, int argc, char **argv, void *arg)
+{
+	struct daemon	*d = arg;
+
+	if (argc != 2 || argv[1][0] == '-') {
+		control_done(c, 0, "usage: checkpoint CONTAINER");
+		return;
+	}
+	replica_checkpoint(d->replica, c, argv[1]);
 }
 
 static void
@@ -262,6 +288,7 @@ daemon_setup(struct daemon *d)
 	control_register(d->ctl, "add", cmd_add, d);
 	control_register(d->ctl, "remove", cmd_remove, d);
 	control_register(d->ctl, "sync", cmd_sync, d);
+	control_register(d->ctl, "checkpoint", cmd_checkpoint, d);
 	control_register(d->ctl, "promote", cmd_promote, d);
 	control_register(d->ctl, "demote", cmd_demote, d);
 	control_register(d->ctl, "check", cmd_check, d);

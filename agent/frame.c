@@ -125,6 +125,7 @@ decode_payload(struct cursor *c, struct frame *f)
 		f->u.hello.node = get_str(c);
 		return 0;
 	case FRAME_OPEN:
+	case FRAME_OPEN_CKPT:
 	case FRAME_REMOVE:
 	case FRAME_ERROR:
 	case FRAME_SKIPPED:
@@ -224,7 +225,8 @@ frame_type_name(int type)
 		NULL, "HELLO", "OPEN", "OPENED", "ENTRY", "DATA", "END",
 		"REMOVE", "RENAME", "COMMIT", "ACK", "ERROR", "TWIN",
 		"TWIN_OK", "SKIPPED", "SIGREQ", "SIG", "SIGEND", "DELTA",
-		"NEED_IMAGE", "IMAGE", "IMAGE_END", "DIVERGED", "HANDOVER"
+		"NEED_IMAGE", "IMAGE", "IMAGE_END", "DIVERGED", "HANDOVER",
+		"OPEN_CKPT"
 	};
 
 	if (type <= 0 || type >= FRAME__MAX)

@@ -52,6 +52,13 @@
  *					frames: the twin's generation is the
  *					last one it had acknowledged as the
  *					primary; keep the index, do not reset
+ *	OPEN_CKPT p->s	str container		make its checkpoint tree (the
+ *					last complete checkpoint the twin
+ *					holds, state_dir/twins/NAME/ckpt)
+ *					the current tree; answered by OPENED.
+ *					One batch carries one whole
+ *					checkpoint, so the journal makes
+ *					its replacement atomic
  *
  * The receiver trusts nothing: frame_decode() bounds every length
  * against the frame type before a payload is looked at, and paths are
@@ -68,7 +75,7 @@
 #include "err.h"
 
 #define FRAME_MAGIC		0x4c53594eU	/* "LSYN" */
-#define FRAME_VERSION		2
+#define FRAME_VERSION		3
 #define FRAME_HDR_LEN		8
 #define FRAME_MAX_DATA		(256 * 1024)	/* DATA bytes per frame */
 #define FRAME_MAX_PAYLOAD	(FRAME_MAX_DATA + 64)
@@ -101,6 +108,7 @@ enum frame_type {
 	FRAME_IMAGE_END,
 	FRAME_DIVERGED,
 	FRAME_HANDOVER,
+	FRAME_OPEN_CKPT,
 	FRAME__MAX
 };
 
@@ -149,7 +157,7 @@ struct frame {
 			uint16_t		 version;
 			struct frame_str	 node;
 		} hello;
-		struct frame_str	 str;	/* OPEN, REMOVE, ERROR */
+		struct frame_str	 str;	/* OPEN, OPEN_CKPT, REMOVE... */
 		uint64_t		 gen;	/* OPENED, HANDOVER, COMMIT, ACK */
 		struct frame_entry	 entry;
 		struct {

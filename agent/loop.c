@@ -79,6 +79,16 @@ loop_now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The wall clock, for times that travel to another host or a file. */
+long long
+loop_wall_ms(void)
+{
+	struct timespec	 ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void	loop_signal_read(struct loop *, int, uint32_t, void *);
 
 struct loop *

@@ -41,5 +41,6 @@ void		 loop_before_sleep(struct loop *, loop_sleep_cb *, void *);
 int		 loop_run(struct loop *);
 void		 loop_stop(struct loop *);
 long long	 loop_now_ms(void);
+long long	 loop_wall_ms(void);
 
 #endif

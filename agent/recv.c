@@ -20,6 +20,7 @@
 #include "apply.h"
 #include "beneath.h"
 #include "buf.h"
+#include "ckpt_opts.h"
 #include "conf.h"
 #include "delta.h"
 #include "frame.h"
@@ -72,7 +73,7 @@ close_container(struct recv *r)
 	if (r->stagefd != -1)
 		close(r->stagefd);
 	r->rootfd = r->stagefd = -1;
-	r->handover = 0;
+	r->handover = r->ckpt = 0;
 	free(r->name);
 	free(r->statedir);
 	free(r->upperdir);
@@ -188,48 +189,80 @@ send_opened(struct recv *r, struct ls_err *err)
 	return 0;
 }
 
+/*
+ * Make the tree at r->upperdir current: recover its journal (in
+ * r->statedir) under the twin's lock, which promote also takes.
+ */
 static int
-on_open(struct recv *r, const struct frame *f, struct ls_err *err)
+open_tree(struct recv *r, const char *twindir, struct ls_err *err)
 {
-	struct container_info	 ci;
-	int			 rc = -1, lock = -1;
+	int	 rc = -1, lock = -1;
 
-	close_container(r);
-	if ((r->name = recv_wire_name(f->u.str, err)) == NULL)
-		return -1;
-	if (runtime_inspect(r->conf->runtime, r->name, &ci, err) == -1)
-		return -1;
-	if (ci.running) {
-		ls_err_set(err, "twin %s is running on %s: its upper layer "
-		    "cannot change under a mounted overlay; stop it first",
-		    r->name, r->conf->node);
-		goto out;
-	}
-	r->upperdir = xstrdup(ci.upperdir);
-	if ((r->rootfd = open(ci.upperdir, O_RDONLY | O_DIRECTORY |
+	if ((r->rootfd = open(r->upperdir, O_RDONLY | O_DIRECTORY |
 	    O_NOFOLLOW | O_CLOEXEC)) == -1) {
-		ls_err_sys(err, "upperdir %s", ci.upperdir);
+		ls_err_sys(err, "%s", r->upperdir);
 		goto out;
 	}
-	if ((r->stagefd = journal_stage_open(ci.upperdir, err)) == -1)
+	if ((r->stagefd = journal_stage_open(r->upperdir, err)) == -1)
 		goto out;
-	r->statedir = xasprintf("%s/twins/%s", r->conf->state_dir, r->name);
 	if (mkdir_p(r->statedir, 0700) == -1) {
 		ls_err_sys(err, "state dir %s", r->statedir);
 		goto out;
 	}
-	if ((lock = twin_lock(r->statedir, err)) == -1 ||
-	    primary_here(r, err) || note_twin(r, err) == -1)
+	if ((lock = twin_lock(twindir, err)) == -1 || primary_here(r, err) ||
+	    (!r->ckpt && note_twin(r, err) == -1))
 		goto out;
 	if (journal_recover(r->rootfd, r->stagefd, r->statedir, &r->gen,
 	    err) == -1 || (r->stage = apply_new(r->stagefd, err)) == NULL)
 		goto out;
 	r->journal = journal_new(r->rootfd, r->stagefd, r->statedir);
-	rc = send_opened(r, err);
+	/* A checkpoint tree has no handover: the twin's layer has it. */
+	if (r->ckpt)
+		frame_put_gen(&r->obuf, FRAME_OPENED, r->gen);
+	rc = r->ckpt ? 0 : send_opened(r, err);
 out:
 	if (lock != -1)
 		close(lock);
+	return rc;
+}
+
+static int
+on_open(struct recv *r, const struct frame *f, struct ls_err *err)
+{
+	struct container_info	 ci;
+	char			*twindir;
+	int			 rc = -1;
+
+	close_container(r);
+	if ((r->name = recv_wire_name(f->u.str, err)) == NULL)
+		return -1;
+	twindir = xasprintf("%s/twins/%s", r->conf->state_dir, r->name);
+	if (f->type == FRAME_OPEN_CKPT) {
+		/* The checkpoint tree lives in the state dir: no runtime. */
+		r->ckpt = 1;
+		r->statedir = xasprintf("%s/%s", twindir, CKPT_DIR);
+		r->upperdir = xasprintf("%s/%s", r->statedir, CKPT_TREE);
+		if (mkdir_p(r->upperdir, 0700) == -1) {
+			ls_err_sys(err, "%s", r->upperdir);
+			goto out;
+		}
+		rc = open_tree(r, twindir, err);
+		goto out;
+	}
+	if (runtime_inspect(r->conf->runtime, r->name, &ci, err) == -1)
+		goto out;
+	if (ci.running)
+		ls_err_set(err, "twin %s is running on %s: its upper layer "
+		    "cannot change under a mounted overlay; stop it first",
+		    r->name, r->conf->node);
+	else {
+		r->upperdir = xstrdup(ci.upperdir);
+		r->statedir = xstrdup(twindir);
+		rc = open_tree(r, twindir, err);
+	}
 	container_info_clear(&ci);
+out:
+	free(twindir);
 	return rc;
 }
 
@@ -441,6 +474,7 @@ handle(struct recv *r, const struct frame *f, struct ls_err *err)
 	case FRAME_TWIN:
 		return recv_on_twin(r, f, err);
 	case FRAME_OPEN:
+	case FRAME_OPEN_CKPT:
 		return on_open(r, f, err);
 	case FRAME_ENTRY:
 		return on_entry(r, f, err);

@@ -32,6 +32,7 @@ struct recv {
 	struct apply		*stage;		/* builds entries in the stage */
 	uint64_t		 gen;
 	int			 handover;	/* DIVERGED sent this OPEN */
+	int			 ckpt;		/* the checkpoint tree is open */
 	char			*peer_node;	/* the primary, from HELLO */
 	/* The regular file being received, and its patch if a delta. */
 	struct apply_file	*file;

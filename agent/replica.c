@@ -15,6 +15,7 @@
 
 #include <bsd/sys/queue.h>
 
+#include "ckpt.h"
 #include "conf.h"
 #include "container.h"
 #include "control.h"
@@ -105,8 +106,10 @@ replica_free(struct replica *r)
 	while ((c = TAILQ_FIRST(&r->containers)) != NULL) {
 		TAILQ_REMOVE(&r->containers, c, entry);
 		health_unwatch(r, c);
-		if (container_save(c, &err) == -1)
+		if (container_save(c, &err) == -1 || (c->ckpt != NULL &&
+		    container_save(c->ckpt->stream, &err) == -1))
 			log_warnx("container %s: %s", c->name, err.msg);
+		ckpt_free(c->ckpt);
 		container_free(c);
 	}
 	if (r->wake_timer != 0)
@@ -153,6 +156,10 @@ on_acked(struct container *c, void *arg)
 	struct replica	*r = arg;
 	struct waiter	*w, *tmp;
 
+	if (c->owner != NULL) {		/* a checkpoint stream */
+		ckpt_acked(c->owner->ckpt, loop_now_ms());
+		return;
+	}
 	log_info("container %s: generation %" PRIu64 " durable on %s "
 	    "(%" PRIu64 " files, %" PRIu64 " bytes so far, %lld ms)",
 	    c->name, c->gen, c->peer, c->files, c->bytes, c->last_lag_ms);
@@ -239,6 +246,9 @@ before_sleep(struct loop *l, void *arg)
 	struct container	*c;
 	long long		 now = loop_now_ms(), next = 0, d;
 
+	/* Before the kicks: a checkpoint swapped in is work for a ship. */
+	if ((d = replica_ckpt_tick(r, now)) != 0)
+		next = d;
 	SLIST_FOREACH(se, &r->ships, entry)
 		ship_kick(se->ship);
 	TAILQ_FOREACH(c, &r->containers, entry)
@@ -314,7 +324,8 @@ load_containers(struct replica *r)
 		fclose(f);
 		c = container_new(de->d_name, peer, r->conf->state_dir);
 		TAILQ_INSERT_TAIL(&r->containers, c, entry);
-		if (replica_start(r, c, &err) == -1) {
+		if (replica_ckpt_attach(r, c, &err) == -1 ||
+		    replica_start(r, c, &err) == -1) {
 			snprintf(c->last_error, sizeof(c->last_error), "%s",
 			    err.msg);
 			log_errx("container %s: cannot resume: %s", c->name,
@@ -434,7 +445,7 @@ default_peer(const struct conf *conf, struct ls_err *err)
 
 void
 replica_add(struct replica *r, struct control_client *cc, const char *name,
-    const char *peer)
+    const char *peer, const char *settings)
 {
 	struct container	*c;
 	struct ls_err		 err;
@@ -467,11 +478,15 @@ replica_add(struct replica *r, struct control_client *cc, const char *name,
 		return;
 	}
 	c = container_new(name, peer, r->conf->state_dir);
-	if (replica_start(r, c, &err) == -1 || container_save(c, &err) == -1) {
+	if (replica_ckpt_add(r, c, settings, &err) == -1 ||
+	    replica_ckpt_attach(r, c, &err) == -1 ||
+	    replica_start(r, c, &err) == -1 || container_save(c, &err) == -1) {
 		log_errx("add %s: %s", name, err.msg);
 		control_done(cc, 0, "%s", err.msg);
 		if (c->watch_id != -1)
 			watcher_remove_root(r->watcher, c->watch_id);
+		ckpt_free(c->ckpt);
+		(void)ckpt_forget(c->statedir, &err);
 		container_free(c);
 		return;
 	}
@@ -479,8 +494,9 @@ replica_add(struct replica *r, struct control_client *cc, const char *name,
 	if (r->role != ROLE_PRIMARY && role_set(r, ROLE_PRIMARY, &err) == -1)
 		log_warnx("%s", err.msg);
 	health_watch(r, c);
-	log_notice("container %s: replicating %s to %s", name,
-	    c->info.upperdir, peer);
+	log_notice("container %s: replicating %s to %s%s", name,
+	    c->info.upperdir, peer, c->ckpt != NULL ? ", with checkpoints "
+	    "(criu)" : "");
 	control_out(cc, "add: %s (%s) to %s: first sync started", name,
 	    c->info.upperdir, peer);
 	wait_for_gen(r, cc, c, "add", 0);
@@ -499,6 +515,7 @@ replica_drop(struct replica *r, struct container *c)
 			    c->name);
 	SLIST_FOREACH(se, &r->ships, entry)
 		ship_forget(se->ship, c);
+	replica_ckpt_drop(r, c);
 	if (c->watch_id != -1)
 		watcher_remove_root(r->watcher, c->watch_id);
 	c->watch_id = -1;

@@ -22,7 +22,9 @@ struct replica	*replica_new(struct loop *, const struct conf *,
 void		 replica_free(struct replica *);
 void		 replica_set_conf(struct replica *, const struct conf *);
 void		 replica_add(struct replica *, struct control_client *,
-		    const char *name, const char *peer);
+		    const char *name, const char *peer, const char *settings);
+void		 replica_checkpoint(struct replica *, struct control_client *,
+		    const char *name);
 void		 replica_remove(struct replica *, struct control_client *,
 		    const char *name, int purge);
 void		 replica_sync(struct replica *, struct control_client *,

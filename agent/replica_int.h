@@ -104,6 +104,17 @@ int		 replica_watch(struct replica *, struct container *,
 struct container *replica_find(struct replica *, const char *name);
 void		 replica_drop(struct replica *, struct container *);
 
+int		 replica_ckpt_attach(struct replica *, struct container *,
+		    struct ls_err *);
+void		 replica_ckpt_drop(struct replica *, struct container *);
+int		 replica_ckpt_add(struct replica *, struct container *,
+		    const char *settings, struct ls_err *);
+long long	 replica_ckpt_tick(struct replica *, long long now);
+int		 replica_ckpt_adopt(struct replica *, struct container *,
+		    const char *twindir, struct ls_err *);
+char		**replica_ckpt_restore_argv(struct replica *, struct container *);
+void		 replica_ckpt_restored(struct replica *, struct container *);
+
 void		 role_init(struct replica *);
 int		 role_set(struct replica *, enum role, struct ls_err *);
 int		 role_has_twins(struct replica *);

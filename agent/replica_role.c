@@ -236,10 +236,29 @@ op_end(struct replica *r, long long ms, const char *fmt, ...)
 struct child {
 	struct replica	*r;
 	char		*name;
+	int		 restore;	/* `serve --restore`, not a start */
 };
 
 static void	promote_end(struct replica *);
 static void	demote_end(struct replica *);
+static void	spawn(struct replica *, const char *, char **, int);
+
+/*
+ * A restore from a checkpoint failed: start the twin cold from its
+ * replicated layer, and say so where the operator looks.
+ */
+static void
+restore_failed(struct replica *r, struct container *c, const char *why)
+{
+	free(c->restore_error);
+	c->restore_error = xasprintf("restore from its checkpoint failed "
+	    "(%s): started cold from the replicated layer; its memory state "
+	    "is lost", why);
+	log_errx("container %s: RESTORE FAILED: %s", c->name, c->restore_error);
+	c->restore = 0;
+	c->starting = 1;
+	spawn(r, c->name, runtime_start_argv(r->conf->runtime, c->name), 0);
+}
 
 static void
 on_child(struct loop *l, pid_t pid, int status, int timedout, void *arg)
@@ -248,13 +267,25 @@ on_child(struct loop *l, pid_t pid, int status, int timedout, void *arg)
 	struct replica		*r = ch->r;
 	struct role_op		*op = r->op;
 	struct container	*c = replica_find(r, ch->name);
-	const char		*what = op->req->promote ? "start" : "stop";
+	const char		*what = op->req->promote ? ch->restore ?
+				    "restore" : "start" : "stop";
+	char			 why[64];
 
 	(void)l;
 	(void)pid;
 	if (c != NULL)
 		c->starting = 0;
-	if (timedout)
+	if (ch->restore && c != NULL) {
+		if (!timedout && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+			c->restore = 2;		/* promote_end re-attaches */
+			op->ok++;
+		} else {
+			snprintf(why, sizeof(why), timedout ? "timed out" :
+			    "exit %d, see the log", WIFEXITED(status) ?
+			    WEXITSTATUS(status) : 128 + WTERMSIG(status));
+			restore_failed(r, c, why);
+		}
+	} else if (timedout)
 		op_error(op, "%s: %s %s timed out", ch->name,
 		    r->conf->runtime, what);
 	else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
@@ -275,7 +306,7 @@ on_child(struct loop *l, pid_t pid, int status, int timedout, void *arg)
 }
 
 static void
-spawn(struct replica *r, const char *name, char **argv)
+spawn(struct replica *r, const char *name, char **argv, int restore)
 {
 	struct child	*ch;
 	struct ls_err	 err;
@@ -289,6 +320,7 @@ spawn(struct replica *r, const char *name, char **argv)
 	ch = xcalloc(1, sizeof(*ch));
 	ch->r = r;
 	ch->name = xstrdup(name);
+	ch->restore = restore;
 	r->op->pending++;
 	loop_add_child(r->loop, pid, RUNTIME_TIMEOUT_MS, on_child, ch);
 }
@@ -385,6 +417,14 @@ adopt_twin(struct replica *r, const char *name, struct ls_err *err)
 		c = NULL;
 		goto out;
 	}
+	if (replica_ckpt_adopt(r, c, statedir, err) == -1) {
+		if (c->watch_id != -1)
+			watcher_remove_root(r->watcher, c->watch_id);
+		(void)container_forget(c, &ignored);
+		container_free(c);
+		c = NULL;
+		goto out;
+	}
 	twin_forget(statedir);
 	log_notice("container %s: the twin, at generation %" PRIu64 " with "
 	    "%zu entries, is now this host's; it replicates to %s", name, gen,
@@ -433,8 +473,11 @@ promote_begin(struct replica *r)
 		if (c->pidfd != -1 || c->starting)
 			continue;
 		c->starting = 1;
-		spawn(r, c->name, runtime_start_argv(r->conf->runtime,
-		    c->name));
+		if (c->restore == 1)
+			spawn(r, c->name, replica_ckpt_restore_argv(r, c), 1);
+		else
+			spawn(r, c->name, runtime_start_argv(r->conf->runtime,
+			    c->name), 0);
 	}
 	/* A real switch: the old primary may live on without keepalived.
 	 * Fencing it runs beside the starts; it never delays them. */
@@ -460,6 +503,8 @@ promote_end(struct replica *r)
 			running++;
 			continue;
 		}
+		if (c->restore == 2)	/* a new container: new upperdir */
+			replica_ckpt_restored(r, c);
 		if (c->rootfd == -1) {
 			if (replica_start(r, c, &err) == -1) {
 				op_error(op, "%s: %s", c->name, err.msg);
@@ -512,13 +557,13 @@ demote_begin(struct replica *r)
 	r->role = ROLE_STANDBY;	/* no local restart from here on */
 	TAILQ_FOREACH(c, &r->containers, entry)
 		spawn(r, c->name, runtime_stop_argv(r->conf->runtime, c->name,
-		    0));
+		    0), 0);
 	/* A twin started by hand: running, its overlay is mounted. */
 	names = role_twin_names(r);
 	for (n = names; n != NULL && *n != NULL; n++)
 		if (twin_running(r, *n))
 			spawn(r, *n, runtime_stop_argv(r->conf->runtime, *n,
-			    0));
+			    0), 0);
 	strv_free(names);
 	if (role_set(r, ROLE_STANDBY, &err) == -1)
 		op_error(op, "%s", err.msg);

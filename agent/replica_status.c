@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ckpt.h"
 #include "conf.h"
 #include "control.h"
 #include "fsutil.h"
@@ -76,9 +77,34 @@ status_json(struct replica *r, struct buf *b)
 		    c->pidfd != -1 ? "true" : "false", c->restarts_total,
 		    c->failed ? "true" : "false");
 		json_string(b, c->last_error);
+		if (c->restore_error != NULL) {
+			buf_addstr(b, ",\"restore_error\":");
+			json_string(b, c->restore_error);
+		}
+		if (c->ckpt != NULL)
+			ckpt_status(c->ckpt, b, 1);
 		buf_addch(b, '}');
 	}
 	buf_addstr(b, "]}");
+}
+
+/* The checkpoint a twin holds (stateful mode), if any. */
+static void
+twin_ckpt_status(struct control_client *cc, const char *name,
+    const char *twindir)
+{
+	char			*tree = xasprintf("%s/%s/%s", twindir,
+				    CKPT_DIR, CKPT_TREE);
+	struct ckpt_meta	 m;
+	struct ls_err		 err;
+
+	if (ckpt_meta_load(tree, &m, &err) == 0)
+		control_out(cc, "twin %s: checkpoint taken %.1f s ago, %"
+		    PRIu64 " bytes (dump %lld ms, frozen %.1f ms): a promote "
+		    "restores it", name, (double)(loop_wall_ms() -
+		    m.taken_ms) / 1000.0, m.bytes, m.dump_ms,
+		    (double)m.frozen_us / 1000.0);
+	free(tree);
 }
 
 /* On the standby: the twins it holds, each at its last complete batch. */
@@ -96,6 +122,7 @@ twins_status(struct replica *r, struct control_client *cc)
 		    gen != NULL ? gen : "0", peer != NULL ? peer : "(none yet)",
 		    ho != NULL ? ", was the primary: its changes since will "
 		    "be undone by the next sync" : "");
+		twin_ckpt_status(cc, *n, dir);
 		free(gen);
 		free(peer);
 		free(ho);
@@ -141,5 +168,13 @@ replica_status(struct replica *r, struct control_client *cc, int json)
 		    c->pidfd != -1 ? "running" : "not running",
 		    c->restarts_total,
 		    c->last_error[0] ? ", last error: " : "", c->last_error);
+		if (c->restore_error != NULL)
+			control_out(cc, "  RESTORE FAILED: %s", c->restore_error);
+		if (c->ckpt != NULL) {
+			buf_init(&b);
+			ckpt_status(c->ckpt, &b, 0);
+			control_out(cc, "%s", b.data);
+			buf_release(&b);
+		}
 	}
 }

@@ -19,6 +19,7 @@
 
 #include "conf.h"
 #include "beneath.h"
+#include "ckpt.h"
 #include "delta.h"
 #include "frame.h"
 #include "log.h"
@@ -206,14 +207,26 @@ on_sig(struct ship *s, const struct frame *f)
 	return 0;
 }
 
-/* Next container with something to do, round robin after `last`. */
+/*
+ * The streams in ship order: each container, then its checkpoint
+ * stream (ckpt.h), if it has one. NULL after the last.
+ */
+static struct container *
+stream_after(struct container *c)
+{
+	if (c->owner == NULL && c->ckpt != NULL)
+		return c->ckpt->stream;
+	return TAILQ_NEXT(c->owner != NULL ? c->owner : c, entry);
+}
+
+/* Next stream with something to do, round robin after `last`. */
 static struct container *
 next_container(struct ship *s, long long now)
 {
 	struct container	*c, *start;
 	long long		 deadline;
 
-	start = s->last != NULL ? TAILQ_NEXT(s->last, entry) : NULL;
+	start = s->last != NULL ? stream_after(s->last) : NULL;
 	if (start == NULL)
 		start = TAILQ_FIRST(s->containers);
 	c = start;
@@ -221,7 +234,7 @@ next_container(struct ship *s, long long now)
 		if (mine(s, c) && (!c->twin_ok || !c->opened ||
 		    container_has_work(c, now, s->max_lag_ms, &deadline)))
 			return c;
-		if ((c = TAILQ_NEXT(c, entry)) == NULL)
+		if ((c = stream_after(c)) == NULL)
 			c = TAILQ_FIRST(s->containers);
 		if (c == start)
 			break;
@@ -233,7 +246,7 @@ void
 ship_kick(struct ship *s)
 {
 	struct container	*c;
-	long long		 now = loop_now_ms();
+	long long		 now = loop_now_ms(), deadline;
 
 	if (s->state == SHIP_DOWN) {
 		if (s->retry == 0 && s->conn == NULL &&
@@ -241,14 +254,21 @@ ship_kick(struct ship *s)
 			ship_connect(s);
 		return;
 	}
-	if (s->state != SHIP_IDLE || (c = next_container(s, now)) == NULL)
+	if (s->state != SHIP_IDLE)
+		return;
+	if ((c = s->fresh) == NULL || !mine(s, c) ||
+	    !container_has_work(c, now, s->max_lag_ms, &deadline))
+		c = next_container(s, now);
+	s->fresh = NULL;
+	if (c == NULL)
 		return;
 	s->busy = s->last = c;
 	if (!c->twin_ok) {
 		frame_put_twin(&s->out, &c->info.spec);
 		s->state = SHIP_TWIN;
 	} else if (!c->opened || s->current != c) {
-		frame_put_str(&s->out, FRAME_OPEN, c->name);
+		frame_put_str(&s->out, c->owner != NULL ? FRAME_OPEN_CKPT :
+		    FRAME_OPEN, c->name);
 		s->state = SHIP_OPEN;
 	} else if (container_cut(c, now, s->max_lag_ms) != NULL) {
 		if (ask_signatures(s, c) > 0)
@@ -283,7 +303,7 @@ on_opened(struct ship *s, uint64_t gen)
 		c->rescan = 1;
 	}
 	c->opened = 1;
-	s->current = c;
+	s->current = s->fresh = c;
 	s->backoff = SHIP_BACKOFF_MIN_MS;
 }
 
@@ -326,7 +346,7 @@ on_handover(struct ship *s, uint64_t gen)
 	if (container_save(c, &err) == -1)
 		log_warnx("container %s: %s", c->name, err.msg);
 	c->opened = 1;
-	s->current = c;
+	s->current = s->fresh = c;
 	s->backoff = SHIP_BACKOFF_MIN_MS;
 }
 
@@ -519,10 +539,13 @@ ship_down(struct ship *s, const char *why)
 	log_warnx("peer %s: session lost (%s), retrying in %ld ms",
 	    s->peer.name, why, s->backoff);
 	TAILQ_FOREACH(c, s->containers, entry)
-		if (strcmp(c->peer, s->peer.name) == 0)
+		if (strcmp(c->peer, s->peer.name) == 0) {
 			container_lost(c);
+			if (c->ckpt != NULL)
+				container_lost(c->ckpt->stream);
+		}
 	s->state = SHIP_DOWN;
-	s->busy = s->current = NULL;
+	s->busy = s->current = s->fresh = NULL;
 	buf_reset(&s->out);
 	delta_job_free(s->sigjob);
 	s->sigjob = NULL;
@@ -543,6 +566,8 @@ ship_forget(struct ship *s, struct container *c)
 {
 	if (s->last == c)
 		s->last = NULL;
+	if (s->fresh == c)
+		s->fresh = NULL;
 	if (s->current == c)
 		s->current = NULL;
 	if (s->busy == c) {

@@ -39,6 +39,9 @@ struct ship {
 	struct ssh_conn		*dead;		/* freed by the retry timer */
 	enum ship_st		 state;
 	struct container	*busy, *current, *last;
+	/* Just opened: its batch comes next, or two streams with work
+	 * would take turns opening and never ship. */
+	struct container	*fresh;
 	struct buf		 out;
 	struct delta_job	*sigjob;	/* loading the current SIG */
 	pid_t			 saver;		/* `save` of a missing image */

@@ -1,0 +1,57 @@
+#!/bin/sh
+# Stateful mode (CRIU). A busybox container keeps a counter in a shell
+# variable (memory only) and writes it to /tmp/count every 100 ms. Added
+# with --mode=criu, it is checkpointed periodically, each checkpoint
+# shipped to beta as deltas. Checks:
+#  - the second checkpoint of the idle service ships a small fraction of
+#    the bytes of the first;
+#  - after failover (alpha's link cut), beta restores the container from
+#    its last checkpoint: the counter goes on from at least the value it
+#    had at that checkpoint, never from zero.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/replib.sh"
+. "$(dirname "$0")/vrrplib.sh"
+
+vrrp_setup
+img=$("$LAB" exec alpha podman images -q | head -1)
+"$LAB" exec alpha podman run -d --name counter --network none "$img" sh -c \
+	'i=0; while :; do i=$((i+1)); echo $i >/tmp/count.tmp; mv /tmp/count.tmp /tmp/count; sleep 0.1; done' >/dev/null ||
+	fail "cannot run the counter container"
+ls_on alpha add counter --mode=criu --checkpoint-interval=600000 >"$TMP/add.out" 2>&1 ||
+	fail "add --mode=criu failed: $(cat "$TMP/add.out")"
+
+count_on() { "$LAB" exec "$1" podman exec counter cat /tmp/count 2>/dev/null; }
+json_num() { ls_on alpha status --json | grep -o "\"$1\":[0-9.]*" | head -1 | cut -d: -f2; }
+
+ls_on alpha checkpoint counter >"$TMP/ck1" 2>&1 || fail "first checkpoint failed: $(cat "$TMP/ck1")"
+first=$(json_num checkpoint_shipped_bytes)
+size=$(json_num checkpoint_bytes)
+note "first checkpoint: $(cat "$TMP/ck1")"
+sleep 1
+ls_on alpha checkpoint counter >"$TMP/ck2" 2>&1 || fail "second checkpoint failed: $(cat "$TMP/ck2")"
+second=$(json_num checkpoint_shipped_bytes)
+note "second checkpoint: $(cat "$TMP/ck2")"
+[ -n "$first" ] && [ "$first" -gt 0 ] || fail "the first checkpoint shipped '$first' bytes"
+[ "$second" -lt $((first / 4)) ] ||
+	fail "the second checkpoint shipped $second bytes, not a small fraction of the first ($first)"
+ls_on beta status | grep -q "twin counter: checkpoint taken" ||
+	fail "beta's status shows no checkpoint: $(ls_on beta status | grep counter)"
+
+# The last checkpoint's value is at most what the counter shows now.
+at_ckpt=$(count_on alpha)
+ls_on alpha checkpoint counter >"$TMP/ck3" 2>&1 || fail "third checkpoint failed: $(cat "$TMP/ck3")"
+sleep 1
+before_cut=$(count_on alpha)
+[ -n "$at_ckpt" ] && [ "$before_cut" -gt "$at_ckpt" ] || fail "the counter does not count on alpha ($at_ckpt, $before_cut)"
+
+ip -n labnet link set v-alpha down
+wait_for 20 eval '[ "$(vip_on)" = beta ]' || fail "the VIP did not move to beta"
+wait_for 30 eval '[ -n "$(count_on beta)" ]' || fail "counter does not run on beta: $(ls_on beta status | grep -A3 'container counter')"
+c1=$(count_on beta)
+sleep 1
+c2=$(count_on beta)
+[ "$c1" -ge "$at_ckpt" ] || fail "beta's counter $c1 started below the checkpointed value $at_ckpt"
+[ "$c2" -gt "$c1" ] || fail "beta's counter does not count ($c1, then $c2)"
+ls_on beta status | grep -q "RESTORE FAILED" && fail "beta says the restore failed: $(ls_on beta status | grep RESTORE)"
+grep -q "restored from its checkpoint" "$TMP/beta.log" || fail "beta's log does not say it restored"
+pass "checkpoints shipped $first then $second bytes (of $size); after failover beta's counter went on from $c1 (>= $at_ckpt at the checkpoint; $before_cut on alpha at the cut)"
