@@ -323,8 +323,7 @@ forget_container(const struct conf *conf, const char *name)
 	struct ls_err	 ignored;
 
 	(void)run(argv_of(conf->runtime, "rm", "-f", "-t", "0", name, NULL),
-	    NULL,
-	    RUNTIME_TIMEOUT_MS, &ignored);
+	    NULL, RUNTIME_TIMEOUT_MS, &ignored);
 }
 
 int

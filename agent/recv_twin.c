@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "apply.h"
+#include "beneath.h"
 #include "buf.h"
+#include "ckpt_opts.h"
 #include "conf.h"
 #include "control.h"
 #include "fsutil.h"
@@ -169,6 +171,8 @@ recv_purge(const struct conf *conf, const char *name)
 	else {
 		dir = xasprintf("%s/twins/%s", conf->state_dir, name);
 		journal_forget(dir);
+		if (rmtree_in(dir, CKPT_DIR, &err) == -1)
+			log_warnx("purge: %s", err.msg);
 		free(dir);
 		log_info("purged twin %s", name);
 		rc = 0;

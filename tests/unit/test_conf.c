@@ -10,17 +10,7 @@
 #include "buf.h"
 #include "conf.h"
 #include "testmain.h"
-
-static const char *
-fixture(const char *name)
-{
-	static char	 path[4096];
-	const char	*dir = getenv("FIXTURES");
-
-	snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir :
-	    "tests/unit/conf", name);
-	return path;
-}
+#include "testpath.h"
 
 /* Load a bad fixture and return its errors, with the directory cut. */
 static char *
@@ -233,6 +223,59 @@ START_TEST(test_bad_vrrp_values_are_all_reported)
 }
 END_TEST
 
+START_TEST(test_containers_and_criu_path)
+{
+	struct buf		 errs;
+	struct conf		*conf;
+	struct conf_container	*db, *web;
+
+	buf_init(&errs);
+	conf = conf_load(fixture("criu.conf"), &errs);
+	ck_assert_msg(conf != NULL, "errors: %s", errs.data);
+	ck_assert_str_eq(conf->criu_path, "/opt/layersync/criu/bin/criu");
+	db = conf_container_find(conf, "db");
+	web = conf_container_find(conf, "web");
+	ck_assert_ptr_nonnull(db);
+	ck_assert_ptr_nonnull(web);
+	ck_assert_ptr_null(conf_container_find(conf, "mail"));
+	ck_assert_str_eq(db->mode, "criu");
+	ck_assert_int_eq(db->checkpoint_interval_ms, 2000);
+	ck_assert_int_eq(db->tcp_established, 1);
+	ck_assert_int_eq(db->file_locks, 0);
+	ck_assert_str_eq(web->mode, "layer");
+	ck_assert_int_eq(web->checkpoint_interval_ms, 10000);
+	conf_free(conf);
+	/* Without them: criu from PATH, no entries. */
+	buf_reset(&errs);
+	conf = conf_load(fixture("minimal.conf"), &errs);
+	ck_assert_ptr_nonnull(conf);
+	ck_assert_str_eq(conf->criu_path, "");
+	ck_assert(TAILQ_EMPTY(&conf->containers));
+	conf_free(conf);
+	buf_release(&errs);
+}
+END_TEST
+
+START_TEST(test_bad_containers_are_all_reported)
+{
+	char	*e = errors_of("badcriu.conf");
+
+	ck_assert_str_eq(e,
+	    "badcriu.conf:2: 'criu_path' must be an absolute path to an "
+	    "executable named criu (got \"/usr/sbin/criu-4\")\n"
+	    "badcriu.conf:4: 'containers.[0].mode' must be \"layer\" or "
+	    "\"criu\" (got \"memory\")\n"
+	    "badcriu.conf:4: 'containers.[0].checkpoint_interval_ms' must be "
+	    "between 200 and 86400000 (got 5)\n"
+	    "badcriu.conf:5: unknown setting 'containers.[1].colour'\n"
+	    "badcriu.conf:5: 'containers.[1].file_locks' must be true or "
+	    "false\n"
+	    "badcriu.conf:5: container 'db' is defined twice\n"
+	    "badcriu.conf:6: missing required setting 'containers.[2].name'\n");
+	free(e);
+}
+END_TEST
+
 START_TEST(test_names_are_checked)
 {
 	ck_assert(conf_name_valid("web"));
@@ -258,6 +301,8 @@ main(void)
 		test_syntax_error_names_file_and_line,
 		test_unknown_settings_are_errors,
 		test_missing_required_settings,
+		test_containers_and_criu_path,
+		test_bad_containers_are_all_reported,
 		test_bad_values_are_all_reported,
 		test_peer_cannot_be_this_node,
 		test_peers_must_be_a_list,

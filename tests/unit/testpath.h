@@ -1,7 +1,8 @@
 /*
  * testpath: filesystem helpers the unit tests share: "dir/rel" paths in
  * rotating buffers, a root and an "outside" dir for escape tests, file
- * writing, fd counting for leak checks, and tree removal.
+ * writing, config fixtures, fd counting for leak checks, and tree
+ * removal.
  */
 #ifndef LS_TESTPATH_H
 #define LS_TESTPATH_H
@@ -26,6 +27,18 @@ at(const char *dir, const char *rel)
 	i = (i + 1) % 4;
 	snprintf(bufs[i], sizeof(bufs[i]), "%s/%s", dir, rel);
 	return bufs[i];
+}
+
+/* A config fixture of tests/unit/conf ($FIXTURES under make check). */
+static inline const char *
+fixture(const char *name)
+{
+	static char	 path[4096];
+	const char	*dir = getenv("FIXTURES");
+
+	snprintf(path, sizeof(path), "%s/%s", dir != NULL ? dir :
+	    "tests/unit/conf", name);
+	return path;
 }
 
 /* Write content to path, replacing it. */
