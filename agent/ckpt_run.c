@@ -19,6 +19,7 @@
 #include "conf.h"
 #include "fsutil.h"
 #include "json.h"
+#include "log.h"
 #include "loop.h"
 #include "proc.h"
 #include "runtime.h"
@@ -340,6 +341,7 @@ ckpt_restore(const struct conf *conf, const char *name, struct ls_err *err)
 	struct ckpt_meta meta;
 	struct ls_err	 ignored;
 	int		 rc = -1;
+	long long	 t0 = loop_now_ms(), t1, t2;
 
 	if (ckpt_meta_load(dir, &meta, err) == -1 ||
 	    (list = manifest_check(dir, err)) == NULL)
@@ -347,11 +349,16 @@ ckpt_restore(const struct conf *conf, const char *name, struct ls_err *err)
 	if (run(argv_of("tar", "-c", "--null", "--no-recursion", "-f", tar,
 	    "-C", export, "-T", list, NULL), NULL, TAR_TIMEOUT_MS, err) == -1)
 		goto out;
-	/* A twin set aside by an earlier restore that was not cleaned up. */
-	forget_container(conf, aside);
+	t1 = loop_now_ms();
+	/* A failure may be a twin set aside by an earlier restore that was
+	 * not cleaned up: only then pay for removing it. */
 	if (run(argv_of(conf->runtime, "rename", name, aside, NULL), NULL,
-	    RUNTIME_TIMEOUT_MS, err) == -1)
-		goto out;
+	    RUNTIME_TIMEOUT_MS, err) == -1) {
+		forget_container(conf, aside);
+		if (run(argv_of(conf->runtime, "rename", name, aside, NULL),
+		    NULL, RUNTIME_TIMEOUT_MS, err) == -1)
+			goto out;
+	}
 	ckpt_criu_env(conf);
 	/* A new ID: the old primary may still run one with the old ID, and
 	 * two hosts sharing a runtime state dir (the lab) would collide. */
@@ -361,7 +368,11 @@ ckpt_restore(const struct conf *conf, const char *name, struct ls_err *err)
 		argv = strv_add(argv, "--tcp-established");
 	if (meta.opts.file_locks)
 		argv = strv_add(argv, "--file-locks");
+	t2 = loop_now_ms();
 	if (run(argv, NULL, RUNTIME_TIMEOUT_MS, err) == 0) {
+		log_info("restore %s: %lld ms: pack %lld, set the twin aside "
+		    "%lld, restore %lld", name, loop_now_ms() - t0, t1 - t0,
+		    t2 - t1, loop_now_ms() - t2);
 		rc = 0;
 		goto out;
 	}

@@ -57,6 +57,7 @@ struct container {
 	char			**skipped;	/* the peer asks for them again */
 	long long		 inflight_ms;	/* cut time */
 	int			 twin_ok;	/* in this session */
+	int			 twin_refused;	/* the peer refused to create it */
 	/* Local restarts (replica_health.c). */
 	int			 pidfd;		/* -1: not watched */
 	int			 starting;	/* a runtime start runs */

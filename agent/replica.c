@@ -372,6 +372,31 @@ progress(struct replica *r, struct waiter *w, long long now)
 		    rate / 1e6);
 }
 
+/*
+ * The peer refused to create the twin of a container being added (its
+ * settings cannot be replicated): add fails and takes it back, rather
+ * than retry forever something that cannot change.
+ */
+static int
+add_refused(struct replica *r, struct waiter *w)
+{
+	struct container	*c = replica_find(r, w->name);
+	struct ls_err		 err;
+	char			 why[LS_ERR_LEN];
+
+	if (c == NULL || !c->twin_refused)
+		return 0;
+	snprintf(why, sizeof(why), "%s", c->last_error);
+	log_errx("add %s: the twin cannot be created: %s", c->name, why);
+	waiter_done(r, w, 0, "add: %s: the twin cannot be created, so it is "
+	    "not replicated: %s", c->name, why);
+	replica_drop(r, c);	/* answers any other waiter for it */
+	if (container_forget(c, &err) == -1)
+		log_warnx("container %s: %s", c->name, err.msg);
+	container_free(c);
+	return 1;
+}
+
 static long
 check_waiters(struct loop *l, long long id, void *arg)
 {
@@ -381,7 +406,11 @@ check_waiters(struct loop *l, long long id, void *arg)
 
 	(void)l;
 	(void)id;
+again:
 	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp) {
+		/* It may answer other waiters too: start over. */
+		if (strcmp(w->what, "add") == 0 && add_refused(r, w))
+			goto again;
 		if (w->deadline != 0 && now >= w->deadline) {
 			waiter_done(r, w, 0, "%s: %s: timed out waiting for "
 			    "generation %" PRIu64, w->what, w->name, w->target);

@@ -237,19 +237,28 @@ out:
 }
 
 static int
-check_strv(char *const *v, const char *what, struct ls_err *err)
+check_strv(const char *name, char *const *v, const char *what, int lines,
+    struct ls_err *err)
 {
 	size_t	 i;
 
 	if (strv_len(v) > 1024) {
-		ls_err_set(err, "twin: too many %s", what);
+		ls_err_set(err, "twin %s: more than 1024 %s entries", name, what);
 		return -1;
 	}
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		if (strlen(v[i]) > 4096 || strchr(v[i], '\n') != NULL) {
-			ls_err_set(err, "twin: bad %s entry", what);
+	for (i = 0; v != NULL && v[i] != NULL; i++) {
+		if (strlen(v[i]) > 4096) {
+			ls_err_set(err, "twin %s: %s entry %zu is longer than "
+			    "4096 bytes", name, what, i + 1);
 			return -1;
 		}
+		/* A script in a command may span lines; a label may not. */
+		if (!lines && strchr(v[i], '\n') != NULL) {
+			ls_err_set(err, "twin %s: %s entry %zu holds a newline",
+			    name, what, i + 1);
+			return -1;
+		}
+	}
 	return 0;
 }
 
@@ -283,11 +292,11 @@ runtime_spec_check(const struct twin_spec *s, struct ls_err *err)
 		    "(host, none, bridge)", s->name, s->network);
 		return -1;
 	}
-	return check_strv(s->cmd, "cmd", err) == -1 ||
-	    check_strv(s->entrypoint, "entrypoint", err) == -1 ||
-	    check_strv(s->env, "env", err) == -1 ||
-	    check_strv(s->labels, "labels", err) == -1 ||
-	    check_strv(s->expose, "expose", err) == -1 ? -1 : 0;
+	return check_strv(s->name, s->cmd, "cmd", 1, err) == -1 ||
+	    check_strv(s->name, s->entrypoint, "entrypoint", 1, err) == -1 ||
+	    check_strv(s->name, s->env, "env", 0, err) == -1 ||
+	    check_strv(s->name, s->labels, "labels", 0, err) == -1 ||
+	    check_strv(s->name, s->expose, "expose", 0, err) == -1 ? -1 : 0;
 }
 
 static char **

@@ -425,6 +425,9 @@ on_frame(struct ship *s, const struct frame *f)
 			snprintf(c->last_error, sizeof(c->last_error),
 			    "peer %s: %.*s", s->peer.name, (int)f->u.str.len,
 			    f->u.str.p);
+		/* A refused TWIN will be refused again: add should say so. */
+		if (c != NULL && s->state == SHIP_TWIN)
+			c->twin_refused = 1;
 		log_errx("peer %s: %.*s", s->peer.name, (int)f->u.str.len,
 		    f->u.str.p);
 		ship_down(s, "the peer reported an error");

@@ -31,5 +31,18 @@ if "$LAB" exec beta podman container exists web; then
 	fail "the twin is still on beta after remove --purge"
 fi
 ls_on alpha status | grep -q "containers: none" || fail "web still listed after remove"
+
+# A twin the peer refuses to create (a label with a newline): add fails
+# with the reason and takes the container back, instead of retrying.
+img=$("$LAB" exec alpha podman images -q | head -1)
+"$LAB" exec alpha podman run -d --name oddlabel --label 'note=two
+lines' "$img" sleep 1000 >/dev/null || fail "cannot run the oddlabel container"
+if timeout 60 "$LAB" exec alpha "$LS" -c $TESTCONF add oddlabel >"$TMP/odd.out" 2>&1; then
+	fail "add of a container whose twin is refused succeeded: $(cat "$TMP/odd.out")"
+fi
+grep -q "the twin cannot be created.*labels entry 1 holds a newline" "$TMP/odd.out" ||
+	fail "add does not say why: $(tail -2 "$TMP/odd.out")"
+ls_on alpha status | grep -q "container oddlabel" && fail "oddlabel is still replicated after the refused add"
+note "a twin the peer refuses: add fails with '$(tail -1 "$TMP/odd.out" | cut -c1-100)'"
 daemon_stop alpha
-pass "the twin's overlay is never changed while it runs; purge removes it"
+pass "the twin's overlay is never changed while it runs; purge removes it; a refused twin fails add"

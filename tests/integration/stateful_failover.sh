@@ -55,4 +55,7 @@ c2=$(count_on beta)
 [ "$c2" -gt "$c1" ] || fail "beta's counter does not count ($c1, then $c2)"
 ls_on beta status | grep -q "RESTORE FAILED" && fail "beta says the restore failed: $(ls_on beta status | grep RESTORE)"
 grep -q "restored from its checkpoint" "$TMP/beta.log" || fail "beta's log does not say it restored"
+restore=$(grep -o 'restore counter: [0-9]* ms: .*' "$TMP/beta.log" | tail -1)
+note "beta: $restore"
+daemon_stop beta	# under ASan, a leak fails the exit status
 pass "checkpoints shipped $first then $second bytes (of $size); after failover beta's counter went on from $c1 (>= $at_ckpt at the checkpoint; $before_cut on alpha at the cut)"
