@@ -77,9 +77,9 @@ run(char **argv, struct buf *out, int timeout_ms, struct ls_err *err)
 				*--end = '\0';
 			last = strrchr(errout.data, '\n');
 			last = last != NULL ? last + 1 : errout.data;
-			ls_err_set(err, "%s %s %s: exit %d%s%.300s", argv[0],
-			    argv[1], argv[2] != NULL ? argv[2] : "",
-			    WIFEXITED(res.status) ? WEXITSTATUS(res.status) :
+			ls_err_set(err, "%s %s%s%s: exit %d%s%.300s", argv[0],
+			    argv[1], argv[2] != NULL ? " " : "",
+			    argv[2] != NULL ? argv[2] : "", WIFEXITED(res.status) ? WEXITSTATUS(res.status) :
 			    128 + WTERMSIG(res.status), *last ? ": " : "",
 			    last);
 		}

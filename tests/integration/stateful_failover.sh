@@ -17,6 +17,24 @@ img=$("$LAB" exec alpha podman images -q | head -1)
 "$LAB" exec alpha podman run -d --name counter --network none "$img" sh -c \
 	'i=0; while :; do i=$((i+1)); echo $i >/tmp/count.tmp; mv /tmp/count.tmp /tmp/count; sleep 0.1; done' >/dev/null ||
 	fail "cannot run the counter container"
+# A criu that fails 'criu check' (here: one that is not there): add
+# refuses stateful mode and says why.
+CONF=/etc/netns/alpha/layersync/test.conf
+cp "$CONF" "$TMP/test.conf.good"
+sed -i '/^criu_path/d' "$CONF"
+echo 'criu_path = "/nonexistent/criu";' >>"$CONF"
+kill -HUP "$(cat "$TMP/alpha.pid")"
+sleep 1
+if ls_on alpha add counter --mode=criu >"$TMP/bad.out" 2>&1; then
+	fail "add --mode=criu succeeded with a criu that cannot run"
+fi
+grep -q "'/nonexistent/criu check' fails, so CRIU cannot checkpoint here" "$TMP/bad.out" ||
+	fail "add does not say why: $(cat "$TMP/bad.out")"
+ls_on alpha status | grep -q "container counter" && fail "counter is replicated after the refused add"
+note "criu check failing: $(cut -c1-120 "$TMP/bad.out")"
+cp "$TMP/test.conf.good" "$CONF"
+kill -HUP "$(cat "$TMP/alpha.pid")"
+sleep 1
 ls_on alpha add counter --mode=criu --checkpoint-interval=600000 >"$TMP/add.out" 2>&1 ||
 	fail "add --mode=criu failed: $(cat "$TMP/add.out")"
 
