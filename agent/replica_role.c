@@ -409,15 +409,8 @@ adopt_twin(struct replica *r, const char *name, struct ls_err *err)
 	 */
 	c->rescan = 0;
 	if (replica_watch(r, c, upper, err) == -1 ||
-	    container_save(c, err) == -1) {
-		if (c->watch_id != -1)
-			watcher_remove_root(r->watcher, c->watch_id);
-		(void)container_forget(c, &ignored);
-		container_free(c);
-		c = NULL;
-		goto out;
-	}
-	if (replica_ckpt_adopt(r, c, statedir, err) == -1) {
+	    container_save(c, err) == -1 ||
+	    replica_ckpt_adopt(r, c, statedir, err) == -1) {
 		if (c->watch_id != -1)
 			watcher_remove_root(r->watcher, c->watch_id);
 		(void)container_forget(c, &ignored);
