@@ -125,7 +125,14 @@ replica_free(struct replica *r)
 void
 replica_set_conf(struct replica *r, const struct conf *conf)
 {
+	struct container	*c;
+	struct ls_err		 err;
+
 	r->conf = conf;
+	/* The containers list may have changed a stateful-mode setting. */
+	TAILQ_FOREACH(c, &r->containers, entry)
+		if (replica_ckpt_attach(r, c, &err) == -1)
+			log_warnx("container %s: %s", c->name, err.msg);
 }
 
 struct container *

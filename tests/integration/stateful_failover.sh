@@ -1,8 +1,11 @@
 #!/bin/sh
 # Stateful mode (CRIU). A busybox container keeps a counter in a shell
 # variable (memory only) and writes it to /tmp/count every 100 ms. Added
-# with --mode=criu, it is checkpointed periodically, each checkpoint
+# in stateful mode, it is checkpointed periodically, each checkpoint
 # shipped to beta as deltas. Checks:
+#  - add refuses stateful mode when `criu check` fails, saying why;
+#  - stateful mode set in the configuration's containers list applies,
+#    and an edit of it applies on SIGHUP;
 #  - the second checkpoint of the idle service ships a small fraction of
 #    the bytes of the first;
 #  - after failover (alpha's link cut), beta restores the container from
@@ -32,11 +35,19 @@ grep -q "'/nonexistent/criu check' fails, so CRIU cannot checkpoint here" "$TMP/
 	fail "add does not say why: $(cat "$TMP/bad.out")"
 ls_on alpha status | grep -q "container counter" && fail "counter is replicated after the refused add"
 note "criu check failing: $(cut -c1-120 "$TMP/bad.out")"
+# Stateful mode from the configuration's containers list this time;
+# an edit of it applies on SIGHUP.
 cp "$TMP/test.conf.good" "$CONF"
+echo 'containers = ( { name = "counter"; mode = "criu"; checkpoint_interval_ms = 600000; } );' >>"$CONF"
 kill -HUP "$(cat "$TMP/alpha.pid")"
 sleep 1
-ls_on alpha add counter --mode=criu --checkpoint-interval=600000 >"$TMP/add.out" 2>&1 ||
-	fail "add --mode=criu failed: $(cat "$TMP/add.out")"
+ls_on alpha add counter >"$TMP/add.out" 2>&1 || fail "add (criu from the conf) failed: $(cat "$TMP/add.out")"
+ls_on alpha status | grep -q "checkpoint (criu, every 600000 ms)" ||
+	fail "counter is not in stateful mode from the conf: $(ls_on alpha status | grep -A1 'container counter')"
+sed -i 's/checkpoint_interval_ms = 600000/checkpoint_interval_ms = 700000/' "$CONF"
+kill -HUP "$(cat "$TMP/alpha.pid")"
+wait_for 5 eval 'ls_on alpha status | grep -q "checkpoint (criu, every 700000 ms)"' ||
+	fail "the interval edited in the conf did not apply on SIGHUP: $(ls_on alpha status | grep checkpoint)"
 
 count_on() { "$LAB" exec "$1" podman exec counter cat /tmp/count 2>/dev/null; }
 json_num() { ls_on alpha status --json | grep -o "\"$1\":[0-9.]*" | head -1 | cut -d: -f2; }
