@@ -285,17 +285,11 @@ static void
 take(struct ckpt *ck, struct loop *loop, const struct conf *conf,
     long long now)
 {
-	char		**argv = NULL, *opt;
+	char		**argv = ckpt_serve_argv(conf, "checkpoint",
+			    ck->owner->name);
 	struct ls_err	 err;
 	pid_t		 pid;
 
-	argv = strv_add(argv, "/proc/self/exe");
-	argv = strv_add(argv, "-c");
-	argv = strv_add(argv, conf->path);
-	argv = strv_add(argv, "serve");
-	opt = xasprintf("--checkpoint=%s", ck->owner->name);
-	argv = strv_add(argv, opt);
-	free(opt);
 	pid = proc_spawn(argv, NULL, NULL, &err);
 	strv_free(argv);
 	ck->requested = 0;

@@ -79,9 +79,9 @@ run(char **argv, struct buf *out, int timeout_ms, struct ls_err *err)
 			last = last != NULL ? last + 1 : errout.data;
 			ls_err_set(err, "%s %s%s%s: exit %d%s%.300s", argv[0],
 			    argv[1], argv[2] != NULL ? " " : "",
-			    argv[2] != NULL ? argv[2] : "", WIFEXITED(res.status) ? WEXITSTATUS(res.status) :
-			    128 + WTERMSIG(res.status), *last ? ": " : "",
-			    last);
+			    argv[2] != NULL ? argv[2] : "",
+			    WIFEXITED(res.status) ? WEXITSTATUS(res.status) :
+			    128 + WTERMSIG(res.status), *last ? ": " : "", last);
 		}
 	}
 	buf_release(&errout);
@@ -103,6 +103,17 @@ argv_of(const char *first, ...)
 		v = strv_add(v, a);
 	va_end(ap);
 	return v;
+}
+
+/* How the daemon runs one of these in a child: `serve --JOB=NAME`. */
+char **
+ckpt_serve_argv(const struct conf *conf, const char *job, const char *name)
+{
+	char	**argv, *opt = xasprintf("--%s=%s", job, name);
+
+	argv = argv_of("/proc/self/exe", "-c", conf->path, "serve", opt, NULL);
+	free(opt);
+	return argv;
 }
 
 int

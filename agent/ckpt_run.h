@@ -35,5 +35,7 @@ int	ckpt_take(const struct conf *, const char *name, struct ls_err *);
 int	ckpt_restore(const struct conf *, const char *name, struct ls_err *);
 int	ckpt_criu_check(const struct conf *, struct ls_err *);
 void	ckpt_criu_env(const struct conf *);
+char	**ckpt_serve_argv(const struct conf *, const char *job,
+	    const char *name);
 
 #endif

@@ -356,40 +356,53 @@ peer_free(struct conf_peer *peer)
 	free(peer);
 }
 
+/* One element of a list of groups: g, at line, named where ("peers.[0].") */
+typedef void	group_fn(struct parse *, struct conf *, config_setting_t *g,
+		    int line, const char *where);
+
+/* Check that list is a list of groups and hand each group to fn. */
 static void
-parse_peers(struct parse *p, struct conf *conf, config_setting_t *list)
+each_group(struct parse *p, struct conf *conf, config_setting_t *list,
+    const char *name, const char *example, group_fn *fn)
 {
 	config_setting_t	*g;
-	struct conf_peer	*peer;
-	char			 where[32];
+	char			 where[48];
 	int			 i, line;
 
 	if (config_setting_type(list) != CONFIG_TYPE_LIST) {
 		errorf(p, config_setting_source_line(list),
-		    "'peers' must be a list of groups: ( { name = ...; }, ... )");
+		    "'%s' must be a list of groups: ( { %s }, ... )", name,
+		    example);
 		return;
 	}
 	for (i = 0; (g = config_setting_get_elem(list, i)) != NULL; i++) {
 		line = config_setting_source_line(g);
-		snprintf(where, sizeof(where), "peers.[%d].", i);
+		snprintf(where, sizeof(where), "%s.[%d].", name, i);
 		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-			errorf(p, line, "'peers.[%d]' must be a group", i);
+			errorf(p, line, "'%s.[%d]' must be a group", name, i);
 			continue;
 		}
-		peer = xcalloc(1, sizeof(*peer));
-		peer->line = line;
-		check_unknown(p, g, peer_settings, NULL, where);
-		apply_table(p, g, line, peer_settings, peer, where);
-		if (peer->name != NULL && conf->node != NULL &&
-		    strcmp(peer->name, conf->node) == 0)
-			errorf(p, line, "peer '%s' has this node's own name",
-			    peer->name);
-		else if (peer->name != NULL &&
-		    conf_peer_find(conf, peer->name) != NULL)
-			errorf(p, line, "peer '%s' is defined twice",
-			    peer->name);
-		TAILQ_INSERT_TAIL(&conf->peers, peer, entry);
+		fn(p, conf, g, line, where);
 	}
+}
+
+static void
+parse_peer(struct parse *p, struct conf *conf, config_setting_t *g, int line,
+    const char *where)
+{
+	struct conf_peer	*peer = xcalloc(1, sizeof(*peer));
+
+	peer->line = line;
+	check_unknown(p, g, peer_settings, NULL, where);
+	apply_table(p, g, line, peer_settings, peer, where);
+	if (peer->name != NULL && conf->node != NULL &&
+	    strcmp(peer->name, conf->node) == 0)
+		errorf(p, line, "peer '%s' has this node's own name",
+		    peer->name);
+	else if (peer->name != NULL &&
+	    conf_peer_find(conf, peer->name) != NULL)
+		errorf(p, line, "peer '%s' is defined twice", peer->name);
+	TAILQ_INSERT_TAIL(&conf->peers, peer, entry);
 }
 
 static void
@@ -401,35 +414,17 @@ container_free_one(struct conf_container *cc)
 }
 
 static void
-parse_containers(struct parse *p, struct conf *conf, config_setting_t *list)
+parse_container(struct parse *p, struct conf *conf, config_setting_t *g,
+    int line, const char *where)
 {
-	config_setting_t	*g;
-	struct conf_container	*cc;
-	char			 where[40];
-	int			 i, line;
+	struct conf_container	*cc = xcalloc(1, sizeof(*cc));
 
-	if (config_setting_type(list) != CONFIG_TYPE_LIST) {
-		errorf(p, config_setting_source_line(list), "'containers' must "
-		    "be a list of groups: ( { name = ...; mode = ...; }, ... )");
-		return;
-	}
-	for (i = 0; (g = config_setting_get_elem(list, i)) != NULL; i++) {
-		line = config_setting_source_line(g);
-		snprintf(where, sizeof(where), "containers.[%d].", i);
-		if (config_setting_type(g) != CONFIG_TYPE_GROUP) {
-			errorf(p, line, "'containers.[%d]' must be a group", i);
-			continue;
-		}
-		cc = xcalloc(1, sizeof(*cc));
-		cc->line = line;
-		check_unknown(p, g, container_settings, NULL, where);
-		apply_table(p, g, line, container_settings, cc, where);
-		if (cc->name != NULL && conf_container_find(conf, cc->name) !=
-		    NULL)
-			errorf(p, line, "container '%s' is defined twice",
-			    cc->name);
-		TAILQ_INSERT_TAIL(&conf->containers, cc, entry);
-	}
+	cc->line = line;
+	check_unknown(p, g, container_settings, NULL, where);
+	apply_table(p, g, line, container_settings, cc, where);
+	if (cc->name != NULL && conf_container_find(conf, cc->name) != NULL)
+		errorf(p, line, "container '%s' is defined twice", cc->name);
+	TAILQ_INSERT_TAIL(&conf->containers, cc, entry);
 }
 
 static void
@@ -498,11 +493,12 @@ conf_load(const char *path, struct buf *errs)
 	check_unknown(&p, root, top_settings, top_lists, "");
 	apply_table(&p, root, 0, top_settings, conf, "");
 	if ((peers = config_setting_get_member(root, "peers")) != NULL)
-		parse_peers(&p, conf, peers);
+		each_group(&p, conf, peers, "peers", "name = ...;", parse_peer);
 	if ((vrrp = config_setting_get_member(root, "vrrp")) != NULL)
 		parse_vrrp(&p, conf, vrrp);
 	if ((ctrs = config_setting_get_member(root, "containers")) != NULL)
-		parse_containers(&p, conf, ctrs);
+		each_group(&p, conf, ctrs, "containers", "name = ...; mode = ...;",
+		    parse_container);
 	config_destroy(&cfg);
 	if (p.nerrs > 0) {
 		conf_free(conf);

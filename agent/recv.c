@@ -216,10 +216,9 @@ open_tree(struct recv *r, const char *twindir, struct ls_err *err)
 	    err) == -1 || (r->stage = apply_new(r->stagefd, err)) == NULL)
 		goto out;
 	r->journal = journal_new(r->rootfd, r->stagefd, r->statedir);
-	/* A checkpoint tree has no handover: the twin's layer has it. */
-	if (r->ckpt)
-		frame_put_gen(&r->obuf, FRAME_OPENED, r->gen);
-	rc = r->ckpt ? 0 : send_opened(r, err);
+	/* A checkpoint tree's state dir never holds a handover list: it is
+	 * answered OPENED. */
+	rc = send_opened(r, err);
 out:
 	if (lock != -1)
 		close(lock);

@@ -208,20 +208,6 @@ out:
 	return rc;
 }
 
-char **
-replica_ckpt_restore_argv(struct replica *r, struct container *c)
-{
-	char	**argv = NULL, *opt = xasprintf("--restore=%s", c->name);
-
-	argv = strv_add(argv, "/proc/self/exe");
-	argv = strv_add(argv, "-c");
-	argv = strv_add(argv, r->conf->path);
-	argv = strv_add(argv, "serve");
-	argv = strv_add(argv, opt);
-	free(opt);
-	return argv;
-}
-
 static void
 on_aside_removed(struct loop *l, pid_t pid, int status, int timedout,
     void *arg)

@@ -112,7 +112,6 @@ int		 replica_ckpt_add(struct replica *, struct container *,
 long long	 replica_ckpt_tick(struct replica *, long long now);
 int		 replica_ckpt_adopt(struct replica *, struct container *,
 		    const char *twindir, struct ls_err *);
-char		**replica_ckpt_restore_argv(struct replica *, struct container *);
 void		 replica_ckpt_restored(struct replica *, struct container *);
 
 void		 role_init(struct replica *);

@@ -26,6 +26,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ckpt_run.h"
 #include "conf.h"
 #include "control.h"
 #include "fsutil.h"
@@ -467,7 +468,8 @@ promote_begin(struct replica *r)
 			continue;
 		c->starting = 1;
 		if (c->restore == 1)
-			spawn(r, c->name, replica_ckpt_restore_argv(r, c), 1);
+			spawn(r, c->name, ckpt_serve_argv(r->conf, "restore",
+			    c->name), 1);
 		else
 			spawn(r, c->name, runtime_start_argv(r->conf->runtime,
 			    c->name), 0);

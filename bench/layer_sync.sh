@@ -49,8 +49,11 @@ rsync_to_beta() {
 
 for mb in "$@"; do
 	tree=$TREES/tree-$mb
-	[ -d "$tree" ] || "$TOP/bench/tree.sh" "$tree.tmp" "$mb" 1 && mv "$tree.tmp" "$tree" 2>/dev/null
-	[ -d "$tree" ] || fail "cannot make the $mb MB tree"
+	if [ ! -d "$tree" ]; then	# made once, kept for later runs
+		rm -rf "$tree.tmp"
+		"$TOP/bench/tree.sh" "$tree.tmp" "$mb" 1 && mv "$tree.tmp" "$tree" ||
+			fail "cannot make the $mb MB tree"
+	fi
 	rep=1
 	while [ "$rep" -le "$reps" ]; do
 		"$LAB" exec alpha podman run -d --name bench "$img" sleep 100000 >/dev/null ||
