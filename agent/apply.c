@@ -38,6 +38,7 @@ struct apply {
 	struct dirty	*dirty;		/* APPLY_MAX_DIRTY slots */
 	size_t		 ndirty;
 	int		 sync_all;	/* some dir not recorded: syncfs */
+	int		 staged;	/* the caller syncfs()es: no fsync */
 };
 
 struct apply_file {
@@ -101,6 +102,16 @@ xattr_fail(struct ls_err *err, const char *op, const char *name,
 	    path_vis(name, nvis, sizeof(nvis)),
 	    path_vis(path, vis, sizeof(vis)));
 	return -1;
+}
+
+struct apply *
+apply_new_staged(int rootfd, struct ls_err *err)
+{
+	struct apply	*ap;
+
+	if ((ap = apply_new(rootfd, err)) != NULL)
+		ap->staged = 1;
+	return ap;
 }
 
 struct apply *
@@ -479,7 +490,14 @@ apply_file_commit(struct apply_file *f, struct ls_err *err)
 	}
 	if (meta_fd(f->fd, &f->e, err) == -1)
 		goto done;
-	if (fsync(f->fd) == -1) {
+	if (f->ap->staged) {
+		/*
+		 * Start the writeback now, without waiting, so the caller's
+		 * syncfs at the end of the batch finds little left to write.
+		 * Only a hint: that syncfs reports what fails.
+		 */
+		(void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	} else if (fsync(f->fd) == -1) {
 		fail(err, "fsync", f->e.path);
 		goto done;
 	}

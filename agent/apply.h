@@ -17,6 +17,11 @@
  * caller makes a batch durable with one apply_sync(), which fsyncs
  * each of them once. Past APPLY_MAX_DIRTY directories, or if one
  * cannot be recorded, apply_sync() falls back to syncfs(2) on the root.
+ * apply_new_staged() skips the per-file fsync, for a tree whose caller
+ * syncfs()es it whole before anything refers to it (the receiver's
+ * stage: the journal does so before it commits). One fsync per file
+ * costs far more than one syncfs per batch: a full sync of 5,000 files
+ * is 5,000 device flushes.
  *
  * Metadata order matters: chown before chmod (chown clears setuid and
  * setgid), xattrs after chown (chown clears security.capability), mtime
@@ -75,6 +80,7 @@ struct apply;
 struct apply_file;
 
 struct apply	*apply_new(int rootfd, struct ls_err *);
+struct apply	*apply_new_staged(int rootfd, struct ls_err *);
 void		 apply_free(struct apply *);
 
 /*

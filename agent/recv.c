@@ -28,6 +28,7 @@
 #include "handover.h"
 #include "journal.h"
 #include "log.h"
+#include "loop.h"
 #include "proc.h"
 #include "recv.h"
 #include "recv_int.h"
@@ -213,7 +214,8 @@ open_tree(struct recv *r, const char *twindir, struct ls_err *err)
 	    (!r->ckpt && note_twin(r, err) == -1))
 		goto out;
 	if (journal_recover(r->rootfd, r->stagefd, r->statedir, &r->gen,
-	    err) == -1 || (r->stage = apply_new(r->stagefd, err)) == NULL)
+	    err) == -1 || (r->stage = apply_new_staged(r->stagefd,
+	    err)) == NULL)
 		goto out;
 	r->journal = journal_new(r->rootfd, r->stagefd, r->statedir);
 	/* A checkpoint tree's state dir never holds a handover list: it is
@@ -392,7 +394,8 @@ on_skip(const char *path, void *arg)
 static int
 on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 {
-	int	 lock, rc;
+	int		 lock, rc;
+	long long	 t0 = loop_now_ms();
 
 	if (r->journal == NULL || r->file != NULL) {
 		ls_err_set(err, "COMMIT out of order");
@@ -417,6 +420,8 @@ on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 	close(lock);
 	if (rc == -1)
 		return -1;
+	log_debug("%s: batch %" PRIu64 " committed in %lld ms", r->name, gen,
+	    loop_now_ms() - t0);
 	r->gen = gen;
 	/* The new primary saved the DIVERGED paths before this batch. */
 	if (r->handover && handover_clear(r->statedir, err) == -1)
