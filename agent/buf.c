@@ -17,7 +17,7 @@ void
 buf_init(struct buf *b)
 {
 	b->cap = BUF_MIN_CAP;
-	b->len = 0;
+	b->len = b->off = 0;
 	b->data = xmalloc(b->cap);
 	b->data[0] = '\0';
 }
@@ -25,14 +25,29 @@ buf_init(struct buf *b)
 void
 buf_release(struct buf *b)
 {
-	free(b->data);
+	free(b->data - b->off);
 	b->data = NULL;
-	b->len = b->cap = 0;
+	b->len = b->cap = b->off = 0;
+}
+
+/* Give the consumed front back: data moves to the allocation's start. */
+static void
+rewind_front(struct buf *b)
+{
+	if (b->off == 0)
+		return;
+	memmove(b->data - b->off, b->data, b->len + 1);
+	b->data -= b->off;
+	b->cap += b->off;
+	b->off = 0;
 }
 
 void
 buf_reset(struct buf *b)
 {
+	b->data -= b->off;
+	b->cap += b->off;
+	b->off = 0;
 	b->len = 0;
 	b->data[0] = '\0';
 }
@@ -45,6 +60,9 @@ buf_grow(struct buf *b, size_t extra)
 	if (extra > SIZE_MAX - b->len - 1)
 		fatalx("buf_grow: %zu bytes overflow", extra);
 	need = b->len + extra + 1;
+	if (need <= b->cap)
+		return;
+	rewind_front(b);
 	if (need <= b->cap)
 		return;
 	while (b->cap < need)
@@ -113,16 +131,19 @@ buf_consume(struct buf *b, size_t n)
 		buf_reset(b);
 		return;
 	}
-	memmove(b->data, b->data + n, b->len - n);
+	b->data += n;
+	b->off += n;
+	b->cap -= n;
 	b->len -= n;
-	b->data[b->len] = '\0';
 }
 
 char *
 buf_detach(struct buf *b, size_t *lenp)
 {
-	char	*p = b->data;
+	char	*p;
 
+	rewind_front(b);
+	p = b->data;
 	if (lenp != NULL)
 		*lenp = b->len;
 	buf_init(b);

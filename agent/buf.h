@@ -5,6 +5,13 @@
  * NUL-terminated at data[len], so text can be used as a C string.
  * The buffer owns `data`; buf_detach() hands it to the caller and
  * leaves the buf empty and reusable.
+ *
+ * buf_consume() moves `data` forward instead of moving the bytes left:
+ * a send queue of megabytes drained 32 KiB per SSH packet would
+ * otherwise move the whole queue for each packet (quadratic; it was most
+ * of the sender's CPU in a full sync). The bytes are moved at most once,
+ * when buf_grow() needs the room. `off` is how far `data` has moved from
+ * the start of the allocation; `cap` counts from `data`.
  */
 #ifndef LS_BUF_H
 #define LS_BUF_H
@@ -16,6 +23,7 @@ struct buf {
 	char	*data;
 	size_t	 len;
 	size_t	 cap;
+	size_t	 off;
 };
 
 void	 buf_init(struct buf *);

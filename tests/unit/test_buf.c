@@ -86,6 +86,45 @@ START_TEST(test_detach_hands_over_and_leaves_usable)
 }
 END_TEST
 
+/* A queue drained from the front and filled at the back keeps its bytes
+ * in order, through the rewinds, a detach and a reset. */
+START_TEST(test_queue_drained_from_the_front)
+{
+	struct buf	 b;
+	size_t		 i, head = 0, tail = 0, len;
+	char		 chunk[1000], *s;
+
+	buf_init(&b);
+	for (i = 0; i < 2000; i++) {
+		size_t	 j, n = 1 + (i * 7919) % sizeof(chunk);
+
+		for (j = 0; j < n; j++)
+			chunk[j] = (char)('a' + (tail + j) % 26);
+		buf_add(&b, chunk, n);
+		tail += n;
+		n = (i * 104729) % (b.len + 1);
+		buf_consume(&b, n);
+		head += n;
+		ck_assert_uint_eq(b.len, tail - head);
+		ck_assert_int_eq(b.data[b.len], '\0');
+		for (j = 0; j < b.len; j += 97)
+			ck_assert_int_eq(b.data[j], 'a' + (head + j) % 26);
+	}
+	buf_addf(&b, "%s", "-end");
+	ck_assert_str_eq(b.data + b.len - 4, "-end");
+	buf_consume(&b, 1);
+	s = buf_detach(&b, &len);
+	ck_assert_int_eq(s[len - 1], 'd');
+	free(s);		/* the allocation's start, not a moved pointer */
+	buf_addstr(&b, "xyz");
+	buf_consume(&b, 2);
+	buf_reset(&b);
+	buf_addstr(&b, "after reset");
+	ck_assert_str_eq(b.data, "after reset");
+	buf_release(&b);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -95,6 +134,7 @@ main(void)
 		test_long_formatted_append,
 		test_consume_drops_the_front,
 		test_detach_hands_over_and_leaves_usable,
+		test_queue_drained_from_the_front,
 		NULL
 	};
 
