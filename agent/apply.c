@@ -144,7 +144,8 @@ apply_free(struct apply *ap)
 	free(ap);
 }
 
-/* Keep fd, a changed directory, until apply_sync(); takes fd over. */
+/* Keep fd, a changed directory (staged: or file), until apply_sync();
+ * takes fd over. */
 static void
 dirty_add(struct apply *ap, int fd)
 {
@@ -169,6 +170,12 @@ dirty_add(struct apply *ap, int fd)
 	ap->dirty[ap->ndirty++].fd = fd;
 }
 
+void
+apply_note_dir(struct apply *ap, int fd)
+{
+	dirty_add(ap, fd);
+}
+
 int
 apply_sync(struct apply *ap, struct ls_err *err)
 {
@@ -176,7 +183,8 @@ apply_sync(struct apply *ap, struct ls_err *err)
 	int	 r = 0;
 
 	for (i = 0; i < ap->ndirty; i++) {
-		if (fsync(ap->dirty[i].fd) == -1 && r == 0) {
+		/* a syncfs follows: it covers them all, at one flush */
+		if (!ap->sync_all && fsync(ap->dirty[i].fd) == -1 && r == 0) {
 			ls_err_sys(err, "fsync directory (inode %llu)",
 			    (unsigned long long)ap->dirty[i].ino);
 			r = -1;
@@ -492,11 +500,11 @@ apply_file_commit(struct apply_file *f, struct ls_err *err)
 		goto done;
 	if (f->ap->staged) {
 		/*
-		 * Start the writeback now, without waiting, so the caller's
-		 * syncfs at the end of the batch finds little left to write.
-		 * Only a hint: that syncfs reports what fails.
+		 * Start the writeback now, without waiting, so apply_sync()
+		 * finds little left to write; it reports what fails.
 		 */
 		(void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		dirty_add(f->ap, fcntl(f->fd, F_DUPFD_CLOEXEC, 0));
 	} else if (fsync(f->fd) == -1) {
 		fail(err, "fsync", f->e.path);
 		goto done;

@@ -357,7 +357,7 @@ run_phases(struct journal *j, int done, struct ls_err *err)
 		return -1;
 	TAILQ_FOREACH(op, &j->ops, entry) {
 		if (op->kind == JOP_PHASE) {
-			if (phase > done && (syncfs(j->rootfd) == -1 ||
+			if (phase > done && (apply_sync(ap, err) == -1 ||
 			    write_done(j->statedir, phase, err) == -1)) {
 				r = -1;
 				break;
@@ -375,10 +375,8 @@ run_phases(struct journal *j, int done, struct ls_err *err)
 				    j->skip_arg);
 		}
 	}
-	if (r == 0 && phase > done && syncfs(j->rootfd) == -1) {
-		ls_err_sys(err, "syncfs");
+	if (r == 0 && phase > done && apply_sync(ap, err) == -1)
 		r = -1;
-	}
 	apply_free(ap);
 	return r;
 }
@@ -421,10 +419,6 @@ journal_commit(struct journal *j, uint64_t gen, journal_skip_cb *skip,
 	plan_phases(&j->ops);
 	buf_init(&b);
 	serialize(&j->ops, gen, &b);
-	if (syncfs(j->stagefd) == -1) {
-		ls_err_sys(err, "syncfs of the stage");
-		goto out;
-	}
 	if (write_durably(j->statedir, "journal", &b, err) == -1 ||
 	    run_phases(j, 0, err) == -1 || write_gen(j->statedir, gen,
 	    err) == -1)

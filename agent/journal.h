@@ -5,7 +5,8 @@
  * directory that lies on the upperdir's filesystem but outside it
  * (next to podman's diff/ and work/ dirs), each under a sequence name.
  * At the batch's commit record:
- *   1. syncfs: the staged content is durable;
+ *   1. the caller has made the staged content durable (apply_sync() of
+ *      the stage's apply_new_staged());
  *   2. the batch's operations (move a staged entry into place, remove,
  *      rename, link, update a directory) are written to a redo journal
  *      in the state dir, ending with an END line, fsynced, renamed in;
@@ -13,8 +14,9 @@
  *      an ancestor or descendant of a path, that an earlier operation
  *      of the same phase touched, so each operation can tell from the
  *      tree whether it already ran ("source gone: done"), and running
- *      a phase twice equals running it once; after each phase, syncfs
- *      and an fsynced count of finished phases;
+ *      a phase twice equals running it once; after each phase, every
+ *      directory it changed is fsynced (past APPLY_MAX_DIRTY of them: a
+ *      syncfs) and a count of finished phases is written, fsynced;
  *   4. the generation file is replaced (temp, fsync, rename), and the
  *      journal removed.
  * An operation that does not fit the tree (a parent that became a

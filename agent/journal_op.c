@@ -75,7 +75,7 @@ op_move(struct journal *j, struct apply *ap, const struct jop *op,
 			return -1;
 		}
 	}
-	close(pfd);
+	apply_note_dir(ap, pfd);	/* fsynced at the phase's end */
 	return 0;
 }
 

@@ -415,7 +415,7 @@ on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 	/* A promote takes the lock to turn the twin into the primary. */
 	if ((lock = twin_lock(r->statedir, err)) == -1)
 		return -1;
-	rc = primary_here(r, err) ? -1 :
+	rc = primary_here(r, err) || apply_sync(r->stage, err) == -1 ? -1 :
 	    journal_commit(r->journal, gen, on_skip, r, err);
 	close(lock);
 	if (rc == -1)

@@ -1,59 +1,61 @@
-#!/usr/bin/env bash
-# bench/lag.sh [N]: small-file replication lag in the lab, N samples
-# (default 50): a 100-byte file written into a running container's
-# merged view on alpha, timed until its final content is in the twin's
-# upper layer on beta (committed: the journal has run, fsync included).
-# Prints p50, p90, p99 and max in ms. Needs LAYERSYNC=path/to/layersync.
-# Full benchmarks against lsyncd and rsync come with scripts/bench.
-set -eu
-top=$(cd "$(dirname "$0")/.." && pwd)
-LAB=$top/scripts/lab
-LS=${LAYERSYNC:?set LAYERSYNC to the built binary}
-n=${1:-50}
-conf=/etc/layersync/bench.conf
-out=$(mktemp -d)
-cleanup() {
-	[ -n "${dpid:-}" ] && kill "$dpid" 2>/dev/null && wait "$dpid" 2>/dev/null
-	for h in alpha beta; do
-		"$LAB" exec $h podman rm -f -t 0 lagbench >/dev/null 2>&1 || true
-		rm -f "/etc/netns/$h/layersync/bench.conf"
-	done
-	rm -rf "$out" /var/lib/layersync-lab/alpha/state/containers/lagbench
+#!/bin/sh
+# bench/lag.sh OUT.csv REPS N: benchmark 4 of issue 6, replication lag, in
+# the lab, layersync and tuned lsyncd in turn on the same running container
+# (never both at once). One process in alpha (bench/lagprobe.py) writes
+# through the container's merged view and polls the copy on beta's disk
+# (same machine, same clock), so no CLI or podman time is counted. Per tool
+# and repetition, four loads:
+#   single  a 100-byte file, then wait for it on beta, N / 2 times, 20 ms
+#           apart: the lag of each, from its close to its content on beta
+#   stream  a steady stream: a 100-byte file every 5 ms (200 writes a
+#           second), N of them, and a 4 MiB file after every 50th; the lag
+#           of each small file
+#   append  1 MiB appended to a 24 MB file, N / 4 times, one at a time:
+#           from the close to the new size and tail on beta
+#   burst   500 files of 1 KiB written as fast as they can be: from the
+#           first write to all 500 on beta
+# For layersync, "on beta" is the twin's upper layer, where a file shows
+# only once its batch is committed (durable, fsync'd); lsyncd's copy is
+# never fsync'd. Rows "lag,TOOL,LOAD,REP,METRIC,VALUE" (p50_ms, p99_ms,
+# max_ms; burst: ms) are appended to OUT.csv.
+# Run by scripts/bench, which sets top_srcdir and LAYERSYNC.
+. "$top_srcdir/tests/integration/lib.sh"
+. "$top_srcdir/tests/integration/replib.sh"
+. "$top_srcdir/bench/lsyncdlib.sh"
+
+out=$1 reps=$2 n=$3
+LDST=/var/lib/layersync-lab/beta/bench-lag-lsyncd
+repl_setup
+on_exit 'rm -rf "$LDST"'
+daemon_start alpha
+daemon_start beta
+img=$("$LAB" exec alpha podman images -q | head -1)
+
+# probe TOOL REP DEST: run the three loads, append their rows
+probe() {
+	"$LAB" exec alpha python3 "$TOP/bench/lagprobe.py" "$merged" "$3" "$n" "$1" "$2" \
+		>>"$out" 2>"$TMP/probe.err" || fail "$1 rep $2: $(tail -3 "$TMP/probe.err")"
 }
-trap cleanup EXIT
-"$LAB" up >/dev/null
-"$LAB" conf bench "$LS"
-"$LAB" exec alpha podman run -d --name lagbench localhost/layersync-test:latest sleep 100000 >/dev/null
-"$LAB" exec alpha "$LS" -c $conf daemon 2>"$out/log" & dpid=$!
-for _ in $(seq 100); do "$LAB" exec alpha "$LS" -c $conf status >/dev/null 2>&1 && break; sleep 0.05; done
-"$LAB" exec alpha "$LS" -c $conf add lagbench >/dev/null
-merged=$("$LAB" exec alpha podman mount lagbench)
-twin=$("$LAB" exec beta podman container inspect --format '{{.GraphDriver.Data.UpperDir}}' lagbench)
-# One process in alpha writes each file and waits for it on beta's disk
-# (same machine, same clock), so no podman or CLI time is counted.
-"$LAB" exec alpha python3 - "$merged" "$twin" "$n" >"$out/ms" <<'PY'
-import os, sys, time
-merged, twin, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
-payload = b"x" * 99 + b"\n"
-for i in range(n):
-    name = "lag%d" % i
-    t0 = time.monotonic()
-    with open(os.path.join(merged, name), "wb") as f:
-        f.write(payload)
-    target = os.path.join(twin, name)
-    while True:
-        try:
-            with open(target, "rb") as f:
-                if f.read() == payload:
-                    break
-        except FileNotFoundError:
-            pass
-        if time.monotonic() - t0 > 10:
-            sys.exit("sample %d: not replicated after 10 s" % i)
-        time.sleep(0.0002)
-    print("%.3f" % ((time.monotonic() - t0) * 1000))
-    time.sleep(0.02)
-PY
-sort -n "$out/ms" | awk '{ v[NR] = $1 } END {
-	printf "small-file lag over %d samples: p50 %.1f ms, p90 %.1f ms, p99 %.1f ms, max %.1f ms\n",
-	    NR, v[int(NR * 0.5 + 0.5)], v[int(NR * 0.9 + 0.5)], v[int(NR * 0.99 + 0.5)], v[NR] }'
+
+rep=1
+while [ "$rep" -le "$reps" ]; do
+	"$LAB" exec alpha podman run -d --name lagbench "$img" sleep 100000 >/dev/null ||
+		fail "cannot run the lag container"
+	merged=$("$LAB" exec alpha podman mount lagbench) || fail "cannot mount lagbench"
+	ls_on alpha add lagbench >/dev/null || fail "add failed"
+	probe layersync "$rep" "$(upper beta lagbench)"
+	trees_equal lagbench
+	ls_on alpha remove lagbench --purge >/dev/null 2>&1 || fail "remove --purge failed"
+
+	lsyncd_start tuned "$(upper alpha lagbench)" "$LDST"
+	lsyncd_wait_startup 60
+	probe lsyncd "$rep" "$LDST"
+	wait_for 30 diff -r --no-dereference "$(upper alpha lagbench)" "$LDST" >/dev/null ||
+		fail "rep $rep: lsyncd's copy differs from the layer"
+	lsyncd_stop
+	rm -rf "$LDST"
+	"$LAB" exec alpha podman rm -f -t 0 lagbench >/dev/null 2>&1
+	note "rep $rep: $(grep ",$rep,p99_ms," "$out" | cut -d, -f2,3,6 | tr '\n' ' ')"
+	rep=$((rep + 1))
+done
+pass "lag: $reps reps of $n small files, $((n / 4)) appends, a 500-file burst"

@@ -6,21 +6,28 @@
 #         layersync: `add` (creates the twin, returns once the whole layer
 #         is durable on beta); rsync: `rsync -aHAX --numeric-ids --delete`
 #         of the upperdir over SSH into an empty directory on beta
+#         lsyncd (tuned and untuned, see bench/lsyncdlib.sh): started on the
+#         layer, timed until its startup rsync has finished
 #   change  1 % of the layer's bytes rewritten in place (64 KiB chunks at
 #         random offsets of random files), then: layersync `sync --wait`
-#         (durable on beta); rsync the same command again
+#         (durable on beta); rsync the same command again; lsyncd, running
+#         while the writes happen, as layersync does: timed from the end of
+#         the writes until a marker file written after them is on beta (the
+#         marker sorts last, so rsync sends it after the changed files)
 # Rows "bench,tool,mb,rep,metric,ms" are appended to OUT.csv.
 # Run by scripts/bench, which sets top_srcdir and LAYERSYNC.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/replib.sh"
+. "$top_srcdir/bench/lsyncdlib.sh"
 
 out=$1 reps=$2; shift 2
 TREES=/var/lib/layersync-lab/bench
 RDST=/var/lib/layersync-lab/beta/bench-rsync
+LDST=/var/lib/layersync-lab/beta/bench-lsyncd
 SSH="ssh -i /etc/layersync/id_ed25519 -o UserKnownHostsFile=/etc/layersync/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
 
 repl_setup
-on_exit 'rm -rf "$RDST"'
+on_exit 'rm -rf "$RDST" "$LDST"'
 # beta's address: the peer in alpha's config.
 BETA=$(sed -n 's/.*address = "\([0-9.]*\)".*/\1/p' /etc/netns/alpha/layersync/test.conf | head -1)
 [ -n "$BETA" ] || fail "cannot find beta's address in alpha's config"
@@ -69,6 +76,9 @@ for mb in "$@"; do
 		rm -rf "$RDST"; mkdir -p "$RDST"; sync
 		t0=$(ms); rsync_to_beta "$up" || fail "rsync failed"
 		t1=$(ms); row rsync "$mb" "$rep" full $((t1 - t0))
+		# rsync leaves its writes in the page cache: flush them here, not
+		# in layersync's next syncfs
+		sync
 
 		change_1pct "$up" "$mb" "$rep"
 		t0=$(ms)
@@ -84,6 +94,25 @@ for mb in "$@"; do
 			fail "$mb MB rep $rep: rsync's copy differs from the layer"
 
 		ls_on alpha remove bench --purge >/dev/null 2>&1 || fail "remove --purge failed"
+		rm -rf "$RDST"
+
+		# lsyncd, on its own (layersync no longer watches the layer)
+		for kind in tuned untuned; do
+			tool=lsyncd; [ $kind = tuned ] || tool=lsyncd-untuned
+			t0=$(ms)
+			lsyncd_start $kind "$up" "$LDST"
+			lsyncd_wait_startup 300
+			t1=$(ms); row $tool "$mb" "$rep" full $((t1 - t0))
+			change_1pct "$up" "$mb" "$((rep * 100 + ${#kind}))"
+			t0=$(ms)
+			echo "$rep $kind" >"$up/zz-marker-$kind"
+			wait_file "$LDST/zz-marker-$kind" 120 || fail "lsyncd ($kind) did not ship the change"
+			t1=$(ms); row $tool "$mb" "$rep" change $((t1 - t0))
+			wait_for 30 diff -r --no-dereference "$up" "$LDST" >/dev/null ||
+				fail "$mb MB rep $rep: lsyncd's ($kind) copy differs from the layer"
+			lsyncd_stop
+		done
+		rm -rf "$LDST"
 		"$LAB" exec alpha podman rm -f -t 0 bench >/dev/null 2>&1
 		note "$mb MB rep $rep: $(grep ",$mb,$rep," "$out" | cut -d, -f2,5,6 | tr '\n' ' ')"
 		rep=$((rep + 1))

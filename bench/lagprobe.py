@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""lagprobe.py SRC DST N TOOL REP: the loads of bench/lag.sh.
+
+Writes into SRC/TOOL-REP (SRC: a container's merged view) and polls DST/TOOL-REP
+(the copy on the other host) until each write shows there whole. Prints
+CSV rows "lag,TOOL,LOAD,REP,METRIC,VALUE" on stdout; exits non-zero,
+saying why on stderr, if a write is not replicated within 30 s.
+"""
+import os
+import sys
+import time
+
+TIMEOUT = 30.0
+POLL = 0.0002
+
+
+def now():
+    return time.monotonic()
+
+
+def read(path):
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+
+
+def put(path, data, mode="wb"):
+    with open(path, mode) as f:
+        f.write(data)
+
+
+def arrived(path, want):
+    return read(path) == want
+
+
+def percentiles(name, load, rep, ms):
+    ms = sorted(ms)
+    pick = lambda q: ms[min(len(ms) - 1, int(q * len(ms)))]
+    for metric, v in (("p50_ms", pick(0.5)), ("p99_ms", pick(0.99)),
+                      ("max_ms", ms[-1])):
+        print("lag,%s,%s,%s,%s,%.1f" % (name, load, rep, metric, v))
+
+
+def single(src, dst, n):
+    """One 100-byte file at a time, 20 ms apart: the lag of each."""
+    lags = []
+    for i in range(n):
+        name = "one%d" % i
+        payload = (b"%d " % i) + b"y" * 90 + b"\n"
+        put(os.path.join(src, name), payload)
+        t0 = now()
+        while not arrived(os.path.join(dst, name), payload):
+            if now() - t0 > TIMEOUT:
+                sys.exit("single: %s not replicated after %d s" % (name, TIMEOUT))
+            time.sleep(POLL)
+        lags.append((now() - t0) * 1000)
+        time.sleep(0.02)
+    return lags
+
+
+def small(src, dst, n):
+    """A file every 5 ms, a 4 MiB one after every 50th; lag per small file."""
+    pending = {}        # name -> (payload, written at)
+    lags = []
+    big = os.urandom(4 << 20)
+    nxt = now()
+    i = 0
+    deadline = None
+    while i < n or pending:
+        t = now()
+        if i < n and t >= nxt:
+            name = "lag%d" % i
+            payload = (b"%d " % i) + b"x" * 90 + b"\n"
+            put(os.path.join(src, name), payload)
+            pending[name] = (payload, now())
+            i += 1
+            if i % 50 == 0:
+                put(os.path.join(src, "big%d" % i), big)
+            nxt += 0.005
+            deadline = now() + TIMEOUT
+        for name in list(pending):
+            payload, t0 = pending[name]
+            if arrived(os.path.join(dst, name), payload):
+                lags.append((now() - t0) * 1000)
+                del pending[name]
+        if deadline is not None and now() > deadline:
+            sys.exit("small: %d files not replicated after %d s"
+                     % (len(pending), TIMEOUT))
+        time.sleep(POLL)
+    return lags
+
+
+def append(src, dst, n):
+    """1 MiB appended to a 24 MB file, n times, one at a time, in turn to
+    four files, so that each stays near 24 MB (24 + n/4 MiB at the end)."""
+    sizes = []
+    for k in range(4):
+        put(os.path.join(src, "grow%d" % k), os.urandom(24 << 20))
+        sizes.append(24 << 20)
+    for k in range(4):
+        wait_size(os.path.join(dst, "grow%d" % k), sizes[k], None)
+    lags = []
+    for i in range(n):
+        k = i % 4
+        chunk = os.urandom(1 << 20)
+        put(os.path.join(src, "grow%d" % k), chunk, "ab")
+        t0 = now()
+        sizes[k] += len(chunk)
+        wait_size(os.path.join(dst, "grow%d" % k), sizes[k], chunk)
+        lags.append((now() - t0) * 1000)
+    return lags
+
+
+def wait_size(path, size, tail):
+    end = now() + TIMEOUT
+    while now() < end:
+        try:
+            if os.stat(path).st_size == size:
+                if tail is None:
+                    return
+                with open(path, "rb") as f:
+                    f.seek(size - len(tail))
+                    if f.read() == tail:
+                        return
+        except FileNotFoundError:
+            pass
+        time.sleep(POLL)
+    sys.exit("append: %s did not reach %d bytes in %d s" % (path, size, TIMEOUT))
+
+
+def burst(src, dst):
+    """500 files of 1 KiB at once; from the first write to all on dst."""
+    os.mkdir(os.path.join(src, "burst"))
+    payloads = [(b"%d " % i) + os.urandom(1000) for i in range(500)]
+    t0 = now()
+    for i, p in enumerate(payloads):
+        put(os.path.join(src, "burst", "f%d" % i), p)
+    pending = set(range(500))
+    end = now() + TIMEOUT
+    while pending:
+        for i in list(pending):
+            if arrived(os.path.join(dst, "burst", "f%d" % i), payloads[i]):
+                pending.discard(i)
+        if now() > end:
+            sys.exit("burst: %d files not replicated in %d s" % (len(pending), TIMEOUT))
+        if pending:
+            time.sleep(POLL)
+    return (now() - t0) * 1000
+
+
+def main():
+    src, dst, n, tool, rep = sys.argv[1:6]
+    n = int(n)
+    # a directory of its own per tool and run: nothing the other tool
+    # left behind can look replicated already
+    sub = "%s-%s" % (tool, rep)
+    os.mkdir(os.path.join(src, sub))
+    src, dst = os.path.join(src, sub), os.path.join(dst, sub)
+    percentiles(tool, "single", rep, single(src, dst, max(10, n // 2)))
+    percentiles(tool, "stream", rep, small(src, dst, n))
+    percentiles(tool, "append", rep, append(src, dst, max(4, n // 4)))
+    print("lag,%s,burst,%s,ms,%.1f" % (tool, rep, burst(src, dst)))
+
+
+if __name__ == "__main__":
+    main()
