@@ -82,11 +82,17 @@ batch_stream_delta(struct batch *b, struct buf *out, size_t budget,
 	char	 chunk[FRAME_MAX_DATA];
 	ssize_t	 n;
 	size_t	 off;
+	size_t	 nread = 0;
 	int	 done = 0;
 
 	off_t	 size = b->cur.st.st_size;	/* announced: read no further */
 
-	while (out->len < budget && !done) {
+	/*
+	 * Bounded by what is read too: a big file the peer holds unchanged
+	 * yields almost no output, and reading all of it in one call would
+	 * hold the loop (and `layersync check`) for seconds.
+	 */
+	while (out->len < budget && nread < DELTA_READ_SLICE && !done) {
 		n = 0;
 		if (b->off < size && (n = pread(b->cur.fd, chunk,
 		    (size_t)(size - b->off) < sizeof(chunk) ?
@@ -95,6 +101,7 @@ batch_stream_delta(struct batch *b, struct buf *out, size_t budget,
 			return -1;
 		}
 		b->off += n;
+		nread += (size_t)n;
 		if ((done = delta_feed(b->delta, chunk, (size_t)n, n == 0,
 		    &b->deltaout, err)) == -1)
 			return -1;

@@ -18,6 +18,7 @@
 
 #define DELTA_MIN_SIZE	(64 * 1024)		/* smaller files go whole */
 #define DELTA_SIG_MAX	(64 * 1024 * 1024)	/* signature bytes accepted */
+#define DELTA_READ_SLICE (4 * 1024 * 1024)	/* read per call, at most */
 
 struct delta_job;
 struct rs_signature;

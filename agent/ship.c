@@ -36,6 +36,7 @@ static const char *const state_names[] = {
 };
 
 static void	ship_connect(struct ship *);
+static void	pump(struct ship *);
 
 static void
 peer_copy(struct conf_peer *dst, const struct conf_peer *src)
@@ -78,6 +79,8 @@ ship_free(struct ship *s)
 		return;
 	if (s->retry != 0)
 		loop_del_timer(s->loop, s->retry);
+	if (s->resume != 0)
+		loop_del_timer(s->loop, s->resume);
 	ssh_free(s->conn);
 	ssh_free(s->dead);
 	delta_job_free(s->sigjob);
@@ -132,15 +135,38 @@ mine(const struct ship *s, const struct container *c)
 }
 
 /* Stream the busy container's batch while the queue has room. */
+static long
+resume_timer(struct loop *l, long long id, void *arg)
+{
+	struct ship	*s = arg;
+
+	(void)l;
+	(void)id;
+	s->resume = 0;
+	pump(s);
+	return LOOP_NOMORE;
+}
+
 static void
 pump(struct ship *s)
 {
 	struct container	*c = s->busy;
 	struct ls_err		 err;
-	int			 r;
+	int			 r, turns = 0;
 
 	while (s->state == SHIP_SENDING &&
 	    ssh_pending(s->conn) < SHIP_HIGH_WATER) {
+		/*
+		 * A batch whose files the peer mostly holds (deltas of
+		 * unchanged data) never fills the queue: let the loop serve
+		 * the control socket and the other peers, and go on next turn.
+		 */
+		if (turns++ == SHIP_PUMP_SLICE) {
+			if (s->resume == 0)
+				s->resume = loop_add_timer(s->loop, 0,
+				    resume_timer, s);
+			return;
+		}
 		r = batch_pump(c->inflight, &s->out, 256 * 1024, &err);
 		if (r == -1) {
 			snprintf(c->last_error, sizeof(c->last_error), "%s",

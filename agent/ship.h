@@ -16,6 +16,7 @@
 #include "container.h"
 
 #define SHIP_HIGH_WATER		(4 * 1024 * 1024)	/* queued bytes */
+#define SHIP_PUMP_SLICE		32	/* batch_pump calls per loop turn */
 #define SHIP_BACKOFF_MIN_MS	100
 #define SHIP_BACKOFF_MAX_MS	5000
 

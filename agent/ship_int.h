@@ -50,6 +50,7 @@ struct ship {
 	size_t			 sigs, nsigs;	/* answered, asked */
 	long			 backoff;
 	long long		 retry;		/* timer id, 0: none */
+	long long		 resume;	/* timer id: pump goes on */
 };
 
 int	ship_flush(struct ship *);

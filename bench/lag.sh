@@ -47,7 +47,7 @@ while [ "$rep" -le "$reps" ]; do
 	trees_equal lagbench
 	ls_on alpha remove lagbench --purge >/dev/null 2>&1 || fail "remove --purge failed"
 
-	lsyncd_start tuned "$(upper alpha lagbench)" "$LDST"
+	lsyncd_start tuned "$(upper alpha lagbench)=$LDST"
 	lsyncd_wait_startup 60
 	probe lsyncd "$rep" "$LDST"
 	wait_for 30 diff -r --no-dereference "$(upper alpha lagbench)" "$LDST" >/dev/null ||

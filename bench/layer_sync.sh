@@ -100,7 +100,7 @@ for mb in "$@"; do
 		for kind in tuned untuned; do
 			tool=lsyncd; [ $kind = tuned ] || tool=lsyncd-untuned
 			t0=$(ms)
-			lsyncd_start $kind "$up" "$LDST"
+			lsyncd_start $kind "$up=$LDST"
 			lsyncd_wait_startup 300
 			t1=$(ms); row $tool "$mb" "$rep" full $((t1 - t0))
 			change_1pct "$up" "$mb" "$((rep * 100 + ${#kind}))"

@@ -1,8 +1,8 @@
 # bench/lsyncdlib.sh: the lsyncd peer, sourced by benchmarks after
 # tests/integration/lib.sh and replib.sh (uses $LAB, $TMP, on_exit, fail).
 #
-#   lsyncd_start KIND SRC DST   run lsyncd in alpha, syncing SRC (a path in
-#                               alpha) to DST on beta (created empty)
+#   lsyncd_start KIND SRC=DST...  run lsyncd in alpha, syncing each SRC (a
+#                               path in alpha) to its DST on beta (made empty)
 #                               KIND tuned: default.rsyncssh as its best user
 #                               runs it: delay 0, maxDelays 1, inotifyMode
 #                               CloseWrite, ssh connection reuse
@@ -13,8 +13,8 @@
 #                               Both: rsync archive, hard_links, acls,
 #                               xattrs, --numeric-ids; the same host key
 #                               checks as layersync (StrictHostKeyChecking)
-#   lsyncd_wait_startup T       until lsyncd's startup rsync has finished
-#                               (its log says so); fail after T seconds
+#   lsyncd_wait_startup T [N]   until N (default 1) startup rsyncs have
+#                               finished (its log says so); fail after T s
 #   lsyncd_stop                 stop it (and its ssh master) and wait
 #   wait_file PATH T            poll every 2 ms until PATH exists; fail
 #                               after T seconds
@@ -28,11 +28,10 @@ lsyncd_beta() {
 }
 
 lsyncd_start() {
-	_kind=$1 _src=$2 _dst=$3
+	_kind=$1
+	shift
 	_beta=$(lsyncd_beta)
 	[ -n "$_beta" ] || fail "lsyncd: cannot find beta's address in alpha's config"
-	rm -rf "$_dst"
-	mkdir -p "$_dst"
 	LSYNCD_LOG=$TMP/lsyncd-$_kind.log
 	: >"$LSYNCD_LOG"
 	case $_kind in
@@ -43,27 +42,34 @@ lsyncd_start() {
 	cat >"$TMP/lsyncd-$_kind.lua" <<-EOF
 	settings { logfile = "$LSYNCD_LOG", nodaemon = true,
 	           inotifyMode = "CloseWrite", maxDelays = 1 }
-	sync { default.rsyncssh, source = "$_src", host = "root@$_beta",
-	       targetdir = "$_dst", delay = 0,
-	       rsync = { archive = true, hard_links = true, acls = true,
-	                 xattrs = true, _extra = { "--numeric-ids" } },
-	       ssh = { identityFile = "/etc/layersync/id_ed25519",
-	               options = { UserKnownHostsFile = "/etc/layersync/known_hosts",
-	                           StrictHostKeyChecking = "yes", BatchMode = "yes",
-	                           $_reuse } } }
 	EOF
+	for _pair in "$@"; do
+		_src=${_pair%%=*} _dst=${_pair#*=}
+		rm -rf "$_dst"
+		mkdir -p "$_dst"
+		cat >>"$TMP/lsyncd-$_kind.lua" <<-EOF
+		sync { default.rsyncssh, source = "$_src", host = "root@$_beta",
+		       targetdir = "$_dst", delay = 0,
+		       rsync = { archive = true, hard_links = true, acls = true,
+		                 xattrs = true, _extra = { "--numeric-ids" } },
+		       ssh = { identityFile = "/etc/layersync/id_ed25519",
+		               options = { UserKnownHostsFile = "/etc/layersync/known_hosts",
+		                           StrictHostKeyChecking = "yes", BatchMode = "yes",
+		                           $_reuse } } }
+		EOF
+	done
 	"$LAB" exec alpha lsyncd -nodaemon "$TMP/lsyncd-$_kind.lua" >>"$LSYNCD_LOG" 2>&1 &
 	LSYNCD_PID=$!
 	on_exit 'lsyncd_stop'
 }
 
-lsyncd_startup_done() {
-	grep -q 'Startup of .* finished' "$LSYNCD_LOG"
+lsyncd_startups() {
+	grep -c 'Startup of .* finished' "$LSYNCD_LOG"
 }
 
 lsyncd_wait_startup() {
 	_n=$(($1 * 500))
-	while ! lsyncd_startup_done; do
+	while [ "$(lsyncd_startups)" -lt "${2:-1}" ]; do
 		if ! kill -0 "$LSYNCD_PID" 2>/dev/null || grep -q 'Error:' "$LSYNCD_LOG"; then
 			fail "lsyncd failed: $(grep -m3 -E 'Error|error' "$LSYNCD_LOG")"
 		fi

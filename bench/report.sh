@@ -69,13 +69,19 @@ section() {
 }
 
 # targets: judge each line of bench/targets against this run's medians
+# (a metric "A/B" is the ratio of two of the tool's medians, judged le)
 targets() {
 	awk -F'|' -v stats="$dir/stats.txt" '
 	BEGIN { while ((getline l < stats) > 0) { split(l, a, " "); med[a[1], a[2], a[3], a[4]] = a[6] } }
 	/^#/ || NF < 7 { next }
 	{
 		text = $1; b = $2; x = $3; me = $4; tool = $5; op = $6; th = $7
-		if (op == "le") {
+		if (split(me, m2, "/") == 2) {	# a ratio of two metrics
+			if (((b, tool, x, m2[1]) in med) && ((b, tool, x, m2[2]) in med) && med[b, tool, x, m2[2]] > 0) {
+				v = med[b, tool, x, m2[1]] / med[b, tool, x, m2[2]]
+				printf "| %s | %.2f | %s |\n", text, v, (v <= th ? "met" : "not met")
+			} else printf "| %s | - | not measured in this run |\n", text
+		} else if (op == "le") {
 			if ((b, tool, x, me) in med) {
 				v = med[b, tool, x, me]
 				printf "| %s | %g | %s |\n", text, v, (v <= th ? "met" : "not met")
@@ -132,8 +138,8 @@ plot_layer_sync
 		echo
 		section "$b"
 		echo
-		[ -f "$here/$b.md" ] && { cat "$here/$b.md"; echo; }
-		[ -f "$dir/$b.png" ] && { echo "![$b]($b.png)"; echo; }
+		if [ -f "$here/$b.md" ]; then cat "$here/$b.md"; echo; fi
+		if [ -f "$dir/$b.png" ]; then echo "![$b]($b.png)"; echo; fi
 	done
 } >"$dir/report.md"
 cat "$dir/report.md"
