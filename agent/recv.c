@@ -227,10 +227,68 @@ out:
 	return rc;
 }
 
+void
+recv_forget_twins(struct recv *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nknown; i++) {
+		free(r->known_name[i]);
+		free(r->known_upper[i]);
+	}
+	free(r->known_name);
+	free(r->known_upper);
+	r->known_name = r->known_upper = NULL;
+	r->nknown = 0;
+}
+
+/* Twin name may be made anew: its upperdir is inspected again. */
+void
+recv_forget_twin(struct recv *r, const char *name)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nknown; i++) {
+		if (strcmp(r->known_name[i], name) != 0)
+			continue;
+		free(r->known_name[i]);
+		free(r->known_upper[i]);
+		r->known_name[i] = r->known_name[--r->nknown];
+		r->known_upper[i] = r->known_upper[r->nknown];
+		return;
+	}
+}
+
+/* The upperdir this session inspected for twin name, if it still is one. */
+static const char *
+known_upper(const struct recv *r, const char *name)
+{
+	struct stat	 st;
+	size_t		 i;
+
+	for (i = 0; i < r->nknown; i++)
+		if (strcmp(r->known_name[i], name) == 0)
+			return lstat(r->known_upper[i], &st) == 0 &&
+			    S_ISDIR(st.st_mode) ? r->known_upper[i] : NULL;
+	return NULL;
+}
+
+static void
+remember_upper(struct recv *r, const char *name, const char *upperdir)
+{
+	r->known_name = xreallocarray(r->known_name, r->nknown + 1,
+	    sizeof(*r->known_name));
+	r->known_upper = xreallocarray(r->known_upper, r->nknown + 1,
+	    sizeof(*r->known_upper));
+	r->known_name[r->nknown] = xstrdup(name);
+	r->known_upper[r->nknown++] = xstrdup(upperdir);
+}
+
 static int
 on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 {
 	struct container_info	 ci;
+	const char		*known;
 	char			*twindir;
 	int			 rc = -1;
 
@@ -250,6 +308,19 @@ on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 		rc = open_tree(r, twindir, err);
 		goto out;
 	}
+	if ((known = known_upper(r, r->name)) != NULL) {
+		/* running means mounted: the check COMMIT makes too */
+		if (overlay_upper_mounted(known))
+			ls_err_set(err, "twin %s is running on %s: its upper "
+			    "layer cannot change under a mounted overlay; stop "
+			    "it first", r->name, r->conf->node);
+		else {
+			r->upperdir = xstrdup(known);
+			r->statedir = xstrdup(twindir);
+			rc = open_tree(r, twindir, err);
+		}
+		goto out;
+	}
 	if (runtime_inspect(r->conf->runtime, r->name, &ci, err) == -1)
 		goto out;
 	if (ci.running)
@@ -259,7 +330,8 @@ on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 	else {
 		r->upperdir = xstrdup(ci.upperdir);
 		r->statedir = xstrdup(twindir);
-		rc = open_tree(r, twindir, err);
+		if ((rc = open_tree(r, twindir, err)) == 0)
+			remember_upper(r, r->name, ci.upperdir);
 	}
 	container_info_clear(&ci);
 out:
@@ -564,6 +636,7 @@ fail:
 	rc = -1;
 out:
 	close_container(&r);
+	recv_forget_twins(&r);
 	free(r.peer_node);
 	recv_stop_loader(&r);
 	twin_spec_clear(&r.pending);

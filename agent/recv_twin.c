@@ -39,6 +39,7 @@ recv_on_twin(struct recv *r, const struct frame *f, struct ls_err *err)
 	frame_get_twin(f, &spec);
 	if (runtime_spec_check(&spec, err) == -1)
 		goto out;
+	recv_forget_twin(r, spec.name);
 	if (runtime_inspect(r->conf->runtime, spec.name, &ci, &ierr) == 0) {
 		/* It exists: it must be the twin of the same image. */
 		if (strcmp(ci.spec.image, spec.image) != 0)

@@ -19,7 +19,8 @@
 #include "watch.h"
 #include "xmalloc.h"
 
-#define PURGE_DEADLINE_MS	10000	/* a purge that takes longer failed */
+#define PURGE_DEADLINE_MS	120000	/* a purge that takes longer failed; a
+					   twin of 500,000 files takes 10+ s */
 #define FENCE_DEADLINE_MS	3000	/* a fence is worth sending only now */
 
 /* Report and free the command (never from an ssh callback). */

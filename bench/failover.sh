@@ -59,47 +59,6 @@ detect_after() {
 		}'
 }
 
-# probe_start: vrrplib's poll_start (same $TMP/poll lines, stopped by
-# poll_stop), but the MAC is read before and after each probe and given
-# only if both agree ("-" otherwise). poll_start reads it after the probe
-# alone: after a kill, alpha still holds the VIP and serves, and a probe
-# answered by alpha that ends just after beta's gratuitous ARP was
-# credited to beta (once 37 ms before beta's promote even began).
-probe_start() {
-	: >"$TMP/poll"
-	ip netns exec labclient sh -c '
-		mac() { ip neigh show "$1" | awk "{ print \$5 }"; }
-		while :; do
-			t=$(date +%s%3N)
-			m0=$(mac "$1")
-			if b=$(curl -s --connect-timeout 0.1 -m 0.2 "http://$1/index.html"); then
-				m=$(mac "$1")
-				[ "$m" = "$m0" ] || m=-
-				echo "$t ok $m $b"
-			else
-				echo "$t fail - -"
-			fi
-			sleep 0.02
-		done' probe "$VIP" >>"$TMP/poll" 2>/dev/null &
-	echo $! >"$TMP/poll.pid"
-}
-
-lose_alpha() {
-	case $1 in
-	cut) ip -n labnet link set v-alpha down ;;
-	kill)
-		kill -KILL "$(cat /run/layersync-lab/alpha/keepalived-vrrp.pid)" \
-			"$(cat /run/layersync-lab/alpha/keepalived.pid)" "$(cat "$TMP/alpha.pid")" ;;
-	esac
-}
-
-restore_alpha() {
-	case $1 in
-	cut) ip -n labnet link set v-alpha up ;;
-	kill) daemon_start alpha; vrrp_start alpha ;;
-	esac
-}
-
 # trial KIND N: one failover, its rows, then the way back to the start.
 trial() {
 	kind=$1 n=$2 tag="$1 $2"
@@ -108,7 +67,7 @@ trial() {
 	page="page-$kind-$n-$(now_ms)"
 	write_page "$page"
 	ls_on alpha sync web --wait --timeout 20 >/dev/null || fail "$tag: sync before the loss failed"
-	probe_start
+	poll_start
 	wait_for 5 eval 'grep -q "ok $ALPHA_MAC $page\$" "$TMP/poll"' ||
 		fail "$tag: the client never got the page from alpha: $(tail -3 "$TMP/poll")"
 	ka_a=$(lines "$(kalog alpha)") log_b=$(lines "$TMP/beta.log")

@@ -14,27 +14,19 @@
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/replib.sh"
 . "$top_srcdir/bench/lsyncdlib.sh"
+. "$top_srcdir/bench/benchlib.sh"
 
 out=$1 reps=$2; shift 2
 LBASE=/var/lib/layersync-lab/beta/bench-many
 repl_setup
 on_exit 'rm -rf "$LBASE"'
-on_exit 'rm_all'
 daemon_start alpha
 daemon_start beta
-img=$("$LAB" exec alpha podman images -q | head -1)
-NAMES=
-
-rm_all() {
-	# shellcheck disable=SC2086
-	[ -z "$NAMES" ] || "$LAB" exec alpha podman rm -f -t 0 $NAMES >/dev/null 2>&1
-	NAMES=
-}
 
 # change_all ROUND: write the change into every container's layer; prints
 # "NAME END_MS" per container
 change_all() {
-	for c in $NAMES; do
+	for c in $BENCH_NAMES; do
 		up=$(cat "$TMP/up.$c")
 		mkdir -p "$up/round$1"
 		i=0
@@ -69,21 +61,19 @@ for n in "$@"; do
 		i=1
 		while [ $i -le "$n" ]; do
 			c=many$i
-			"$LAB" exec alpha podman run -d --name $c "$img" sleep 100000 >/dev/null ||
-				fail "cannot run $c"
-			NAMES="$NAMES $c"
+			bench_run $c
 			upper alpha $c >"$TMP/up.$c"
 			ls_on alpha add $c >/dev/null || fail "add $c failed"
 			i=$((i + 1))
 		done
 		# the twins' paths, looked up once, outside the timing
-		for c in $NAMES; do upper beta "$c" >"$TMP/tw.$c"; done
+		for c in $BENCH_NAMES; do upper beta "$c" >"$TMP/tw.$c"; done
 		change_all 1 >"$TMP/ends"
 		wait_all 1 twin_of
 		read -r avg max <"$TMP/lags"
 		echo "many,layersync,$n,$rep,avg_ms,$avg" >>"$out"
 		echo "many,layersync,$n,$rep,max_ms,$max" >>"$out"
-		for c in $NAMES; do
+		for c in $BENCH_NAMES; do
 			trees_equal "$c"
 			ls_on alpha remove $c --purge >/dev/null 2>&1 || fail "remove $c failed"
 		done
@@ -91,7 +81,7 @@ for n in "$@"; do
 		# lsyncd: one instance, a sync{} per container
 		rm -rf "$LBASE"; mkdir -p "$LBASE"
 		srcs=
-		for c in $NAMES; do srcs="$srcs $(cat "$TMP/up.$c")=$LBASE/$c"; done
+		for c in $BENCH_NAMES; do srcs="$srcs $(cat "$TMP/up.$c")=$LBASE/$c"; done
 		# shellcheck disable=SC2086
 		lsyncd_start tuned $srcs
 		lsyncd_wait_startup 300 "$n"
@@ -100,13 +90,13 @@ for n in "$@"; do
 		read -r avg max <"$TMP/lags"
 		echo "many,lsyncd,$n,$rep,avg_ms,$avg" >>"$out"
 		echo "many,lsyncd,$n,$rep,max_ms,$max" >>"$out"
-		for c in $NAMES; do
+		for c in $BENCH_NAMES; do
 			wait_for 30 diff -r --no-dereference "$(cat "$TMP/up.$c")" "$LBASE/$c" >/dev/null ||
 				fail "$c: lsyncd's copy differs from the layer"
 		done
 		lsyncd_stop
 		rm -rf "$LBASE"
-		rm_all
+		bench_rm_all
 		note "$n containers rep $rep: $(grep "^many,[a-z]*,$n,$rep," "$out" | cut -d, -f2,5,6 | tr '\n' ' ')"
 		rep=$((rep + 1))
 	done

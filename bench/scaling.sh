@@ -20,20 +20,12 @@
 # Run by scripts/bench, which sets top_srcdir and LAYERSYNC.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/replib.sh"
+. "$top_srcdir/bench/benchlib.sh"
 
 out=$1 ncont=$2 nfiles=$3
 repl_setup
-on_exit 'rm_all'
 daemon_start alpha
 daemon_start beta
-img=$("$LAB" exec alpha podman images -q | head -1)
-NAMES=
-rm_all() {
-	# shellcheck disable=SC2086
-	[ -z "$NAMES" ] || "$LAB" exec alpha podman rm -f -t 0 $NAMES >/dev/null 2>&1
-	NAMES=
-}
-ms() { date +%s%3N; }
 row() { echo "scaling,layersync,$1,1,$2,$3" >>"$out"; }
 agent() { cat "$TMP/alpha.pid"; }
 rss_mb() { awk '/^VmRSS/ { printf "%.1f\n", $2 / 1024 }' "/proc/$(agent)/status"; }
@@ -42,11 +34,6 @@ idle_cpu_pct() {
 	t0=$(ticks); sleep 5; t1=$(ticks)
 	echo $(( (t1 - t0) * 100 / 500 ))	# ticks of 10 ms over 500 ticks
 }
-run() {
-	"$LAB" exec alpha podman run -d --name "$1" "$img" sleep 100000 >/dev/null ||
-		fail "cannot run $1"
-	NAMES="$NAMES $1"
-}
 
 # 1. many containers on one agent
 x=containers-$ncont
@@ -54,7 +41,7 @@ tenth=$(( ncont / 10 )); [ $tenth -ge 1 ] || tenth=1
 i=1
 : >"$TMP/adds"
 while [ $i -le "$ncont" ]; do
-	run s$i
+	bench_run s$i
 	t0=$(ms)
 	ls_on alpha add s$i >/dev/null || fail "add s$i failed"
 	echo $(( $(ms) - t0 )) >>"$TMP/adds"
@@ -64,7 +51,7 @@ row $x add_first_ms "$(head -n $tenth "$TMP/adds" | awk '{ s += $1 } END { print
 row $x add_last_ms "$(tail -n $tenth "$TMP/adds" | awk '{ s += $1 } END { printf "%d", s / NR }')"
 row $x rss_mb "$(rss_mb)"
 row $x idle_cpu_pct "$(idle_cpu_pct)"
-for c in $NAMES; do
+for c in $BENCH_NAMES; do
 	printf '%s %s\n' "$(upper alpha "$c")" "$(upper beta "$c")"
 done >"$TMP/pairs"
 python3 - "$TMP/pairs" >"$TMP/lags" <<'PY' || fail "a write did not reach its twin"
@@ -95,13 +82,13 @@ PY
 read -r avg max <"$TMP/lags"
 row $x sync_avg_ms "$avg"
 row $x sync_max_ms "$max"
-for c in $NAMES; do ls_on alpha remove "$c" --purge >/dev/null 2>&1 || fail "remove $c failed"; done
-rm_all
+for c in $BENCH_NAMES; do ls_on alpha remove "$c" --purge >/dev/null 2>&1 || fail "remove $c failed"; done
+bench_rm_all
 note "$ncont containers: $(grep ",$x," "$out" | cut -d, -f5,6 | tr '\n' ' ')"
 
 # 2. one layer of many files
 x=files-$nfiles
-run big
+bench_run big
 python3 - "$(upper alpha big)" "$nfiles" <<'PY' || fail "cannot fill the layer"
 import os, sys
 root, n = sys.argv[1], int(sys.argv[2])
@@ -126,11 +113,11 @@ daemon_start alpha
 ls_on alpha sync big --wait --timeout 600 >/dev/null || fail "sync --wait after the restart failed"
 row $x restart_ms $(( $(ms) - t0 ))
 ls_on alpha remove big --purge >/dev/null 2>&1 || fail "remove big failed"
-rm_all
+bench_rm_all
 note "$nfiles files: $(grep ",$x," "$out" | cut -d, -f5,6 | tr '\n' ' ')"
 
 # 3. CPU per MB shipped
-run cpu
+bench_run cpu
 up=$(upper alpha cpu)
 i=0
 while [ $i -lt 8 ]; do
@@ -143,6 +130,6 @@ ls_on alpha add cpu >/dev/null || fail "add cpu failed"
 row cpu cpu_ms_per_mb "$(( ($(ticks) - t0) * 10 / 64 ))"
 trees_equal cpu
 ls_on alpha remove cpu --purge >/dev/null 2>&1 || fail "remove cpu failed"
-rm_all
+bench_rm_all
 note "cpu: $(grep ",cpu," "$out" | cut -d, -f5,6)"
 pass "scaling: $ncont containers, $nfiles files"

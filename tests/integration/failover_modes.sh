@@ -13,31 +13,6 @@
 
 vrrp_setup
 
-alpha_pids() { ip netns pids alpha; }
-
-lose_alpha() {
-	case $1 in
-	cut) ip -n labnet link set v-alpha down ;;
-	kill)
-		kill -KILL "$(cat /run/layersync-lab/alpha/keepalived-vrrp.pid)" \
-			"$(cat /run/layersync-lab/alpha/keepalived.pid)" "$(cat "$TMP/alpha.pid")" ;;
-	freeze)
-		alpha_pids >"$TMP/frozen"
-		# shellcheck disable=SC2046
-		kill -STOP $(cat "$TMP/frozen") ;;
-	esac
-}
-
-restore_alpha() {
-	case $1 in
-	cut) ip -n labnet link set v-alpha up ;;
-	kill) daemon_start alpha; vrrp_start alpha ;;
-	freeze)
-		# shellcheck disable=SC2046
-		kill -CONT $(cat "$TMP/frozen"); rm -f "$TMP/frozen" ;;
-	esac
-}
-
 role_of() { ls_on "$1" status --json | grep -o '"role":"[a-z]*"' | cut -d'"' -f4; }
 
 standby_caught_up() {

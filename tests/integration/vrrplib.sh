@@ -11,6 +11,9 @@
 #   poll_start           a client in labclient fetches the page from the VIP
 #                        every ~20 ms: "MS ok|fail MAC BODY" in $TMP/poll
 #   poll_stop
+#   lose_alpha KIND      cut (link down), kill (-9 of keepalived and the
+#                        agent) or freeze (SIGSTOP of alpha's processes);
+#                        restore_alpha KIND undoes it
 #   first_ok_from MAC T0 the time (ms) of the first probe after T0 that got
 #                        an answer through MAC (the host that answered)
 #   sample_start         samples whether web runs on each host, continuously,
@@ -85,11 +88,18 @@ vrrp_setup() {
 
 poll_start() {
 	: >"$TMP/poll"
+	# The MAC is read before and after each probe and given only if both
+	# agree ("-" otherwise): after a kill, alpha still holds the VIP and
+	# serves, and a probe it answered that ends just after beta's
+	# gratuitous ARP would be credited to beta.
 	ip netns exec labclient sh -c '
+		mac() { ip neigh show "$1" | awk "{ print \$5 }"; }
 		while :; do
 			t=$(date +%s%3N)
+			m0=$(mac "$1")
 			if b=$(curl -s --connect-timeout 0.1 -m 0.2 "http://$1/index.html"); then
-				m=$(ip neigh show "$1" | awk "{ print \$5 }")
+				m=$(mac "$1")
+				[ "$m" = "$m0" ] || m=-
 				echo "$t ok $m $b"
 			else
 				echo "$t fail - -"
@@ -97,6 +107,32 @@ poll_start() {
 			sleep 0.02
 		done' poll "$VIP" >>"$TMP/poll" 2>/dev/null &
 	echo $! >"$TMP/poll.pid"
+}
+
+# lose_alpha cut|kill|freeze: alpha's link cut; its keepalived and agent
+# killed with -9; or every process of alpha stopped (SIGSTOP).
+# restore_alpha KIND undoes it (kill: the agent and keepalived started).
+lose_alpha() {
+	case $1 in
+	cut) ip -n labnet link set v-alpha down ;;
+	kill)
+		kill -KILL "$(cat /run/layersync-lab/alpha/keepalived-vrrp.pid)" \
+			"$(cat /run/layersync-lab/alpha/keepalived.pid)" "$(cat "$TMP/alpha.pid")" ;;
+	freeze)
+		ip netns pids alpha >"$TMP/frozen"
+		# shellcheck disable=SC2046
+		kill -STOP $(cat "$TMP/frozen") ;;
+	esac
+}
+
+restore_alpha() {
+	case $1 in
+	cut) ip -n labnet link set v-alpha up ;;
+	kill) daemon_start alpha; vrrp_start alpha ;;
+	freeze)
+		# shellcheck disable=SC2046
+		kill -CONT $(cat "$TMP/frozen"); rm -f "$TMP/frozen" ;;
+	esac
 }
 
 poll_stop() {
