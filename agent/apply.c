@@ -38,7 +38,7 @@ struct apply {
 	struct dirty	*dirty;		/* APPLY_MAX_DIRTY slots */
 	size_t		 ndirty;
 	int		 sync_all;	/* some dir not recorded: syncfs */
-	int		 staged;	/* the caller syncfs()es: no fsync */
+	int		 staged;	/* files fsynced at apply_sync() */
 };
 
 struct apply_file {
@@ -185,7 +185,7 @@ apply_sync(struct apply *ap, struct ls_err *err)
 	for (i = 0; i < ap->ndirty; i++) {
 		/* a syncfs follows: it covers them all, at one flush */
 		if (!ap->sync_all && fsync(ap->dirty[i].fd) == -1 && r == 0) {
-			ls_err_sys(err, "fsync directory (inode %llu)",
+			ls_err_sys(err, "fsync (inode %llu)",
 			    (unsigned long long)ap->dirty[i].ino);
 			r = -1;
 		}
