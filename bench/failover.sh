@@ -64,12 +64,7 @@ trial() {
 	kind=$1 n=$2 tag="$1 $2"
 	[ "$(vip_on)" = alpha ] && running alpha && ! running beta ||
 		fail "$tag: the lab is not at the start (vip on '$(vip_on)', web on alpha: $(running alpha && echo yes || echo no), on beta: $(running beta && echo yes || echo no))"
-	page="page-$kind-$n-$(now_ms)"
-	write_page "$page"
-	ls_on alpha sync web --wait --timeout 20 >/dev/null || fail "$tag: sync before the loss failed"
-	poll_start
-	wait_for 5 eval 'grep -q "ok $ALPHA_MAC $page\$" "$TMP/poll"' ||
-		fail "$tag: the client never got the page from alpha: $(tail -3 "$TMP/poll")"
+	page_from_alpha "$kind-$n"
 	ka_a=$(lines "$(kalog alpha)") log_b=$(lines "$TMP/beta.log")
 
 	t0=$(now_ms)

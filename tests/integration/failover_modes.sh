@@ -20,12 +20,7 @@ standby_caught_up() {
 }
 
 for mode in cut kill freeze; do
-	page="page-$mode-$(now_ms)"
-	write_page "$page"
-	ls_on alpha sync web --wait --timeout 20 >/dev/null || fail "$mode: sync before the loss failed"
-	poll_start
-	wait_for 5 eval 'grep -q "ok $ALPHA_MAC $page" "$TMP/poll"' ||
-		fail "$mode: the client never got the page from alpha: $(tail -3 "$TMP/poll")"
+	page_from_alpha "$mode"
 	t0=$(now_ms)
 	lose_alpha $mode
 	wait_for 15 eval '[ -n "$(first_ok_from $BETA_MAC $t0)" ]' ||

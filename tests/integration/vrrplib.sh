@@ -11,6 +11,8 @@
 #   poll_start           a client in labclient fetches the page from the VIP
 #                        every ~20 ms: "MS ok|fail MAC BODY" in $TMP/poll
 #   poll_stop
+#   page_from_alpha TAG  a new page on alpha, durable on beta, the client
+#                        started and alpha seen serving it ($page)
 #   lose_alpha KIND      cut (link down), kill (-9 of keepalived and the
 #                        agent) or freeze (SIGSTOP of alpha's processes);
 #                        restore_alpha KIND undoes it
@@ -107,6 +109,18 @@ poll_start() {
 			sleep 0.02
 		done' poll "$VIP" >>"$TMP/poll" 2>/dev/null &
 	echo $! >"$TMP/poll.pid"
+}
+
+# page_from_alpha TAG: a new page ("page-TAG-MS", in $page) written on
+# alpha and made durable on beta, the client started, and alpha seen
+# serving it
+page_from_alpha() {
+	page="page-$1-$(now_ms)"
+	write_page "$page"
+	ls_on alpha sync web --wait --timeout 20 >/dev/null || fail "$1: sync before the loss failed"
+	poll_start
+	wait_for 5 eval 'grep -q "ok $ALPHA_MAC $page\$" "$TMP/poll"' ||
+		fail "$1: the client never got the page from alpha: $(tail -3 "$TMP/poll")"
 }
 
 # lose_alpha cut|kill|freeze: alpha's link cut; its keepalived and agent
