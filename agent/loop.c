@@ -67,6 +67,7 @@ struct loop {
 	}			 sig[LOOP_MAX_SIG];
 	loop_sleep_cb		*sleep_cb;
 	void			*sleep_arg;
+	int			 woken;		/* before_sleep runs again first */
 	int			 stop;
 };
 
@@ -288,6 +289,18 @@ loop_before_sleep(struct loop *l, loop_sleep_cb *cb, void *arg)
 	l->sleep_arg = arg;
 }
 
+/*
+ * Something changed that before_sleep acts on, maybe from inside
+ * before_sleep itself (a write there that read the peer's answer too):
+ * the loop polls without waiting and calls before_sleep again, instead
+ * of sleeping until an unrelated event.
+ */
+void
+loop_wake(struct loop *l)
+{
+	l->woken = 1;
+}
+
 static void
 loop_signal_read(struct loop *l, int fd, uint32_t events, void *arg)
 {
@@ -367,11 +380,12 @@ loop_run(struct loop *l)
 
 	l->stop = 0;
 	while (!l->stop) {
+		l->woken = 0;
 		if (l->sleep_cb != NULL)
 			l->sleep_cb(l, l->sleep_arg);
 		if (l->stop)
 			break;
-		n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS,
+		n = epoll_wait(l->epfd, evs, LOOP_MAX_EVENTS, l->woken ? 0 :
 		    loop_timeout(l, loop_now_ms()));
 		if (n == -1) {
 			if (errno == EINTR)

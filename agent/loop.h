@@ -6,7 +6,9 @@
  * read from one signalfd; SIGCHLD is consumed by the loop itself,
  * which reaps children and calls the callback given to
  * loop_add_child(), or kills the child's process group when its
- * deadline passes. No callback may block.
+ * deadline passes. The before_sleep callback runs at the top of every
+ * turn; loop_wake() asks for another turn before sleeping. No callback
+ * may block.
  */
 #ifndef LS_LOOP_H
 #define LS_LOOP_H
@@ -38,6 +40,7 @@ int		 loop_add_signal(struct loop *, int signo, loop_signal_cb *,
 void		 loop_add_child(struct loop *, pid_t, long timeout_ms,
 		    loop_child_cb *, void *);
 void		 loop_before_sleep(struct loop *, loop_sleep_cb *, void *);
+void		 loop_wake(struct loop *);
 int		 loop_run(struct loop *);
 void		 loop_stop(struct loop *);
 long long	 loop_now_ms(void);

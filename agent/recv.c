@@ -227,18 +227,17 @@ out:
 	return rc;
 }
 
-void
-recv_forget_twins(struct recv *r)
+static void
+forget_twins(struct recv *r)
 {
 	size_t	 i;
 
 	for (i = 0; i < r->nknown; i++) {
-		free(r->known_name[i]);
-		free(r->known_upper[i]);
+		free(r->known[i].name);
+		free(r->known[i].upperdir);
 	}
-	free(r->known_name);
-	free(r->known_upper);
-	r->known_name = r->known_upper = NULL;
+	free(r->known);
+	r->known = NULL;
 	r->nknown = 0;
 }
 
@@ -249,12 +248,11 @@ recv_forget_twin(struct recv *r, const char *name)
 	size_t	 i;
 
 	for (i = 0; i < r->nknown; i++) {
-		if (strcmp(r->known_name[i], name) != 0)
+		if (strcmp(r->known[i].name, name) != 0)
 			continue;
-		free(r->known_name[i]);
-		free(r->known_upper[i]);
-		r->known_name[i] = r->known_name[--r->nknown];
-		r->known_upper[i] = r->known_upper[r->nknown];
+		free(r->known[i].name);
+		free(r->known[i].upperdir);
+		r->known[i] = r->known[--r->nknown];
 		return;
 	}
 }
@@ -267,21 +265,18 @@ known_upper(const struct recv *r, const char *name)
 	size_t		 i;
 
 	for (i = 0; i < r->nknown; i++)
-		if (strcmp(r->known_name[i], name) == 0)
-			return lstat(r->known_upper[i], &st) == 0 &&
-			    S_ISDIR(st.st_mode) ? r->known_upper[i] : NULL;
+		if (strcmp(r->known[i].name, name) == 0)
+			return lstat(r->known[i].upperdir, &st) == 0 &&
+			    S_ISDIR(st.st_mode) ? r->known[i].upperdir : NULL;
 	return NULL;
 }
 
 static void
 remember_upper(struct recv *r, const char *name, const char *upperdir)
 {
-	r->known_name = xreallocarray(r->known_name, r->nknown + 1,
-	    sizeof(*r->known_name));
-	r->known_upper = xreallocarray(r->known_upper, r->nknown + 1,
-	    sizeof(*r->known_upper));
-	r->known_name[r->nknown] = xstrdup(name);
-	r->known_upper[r->nknown++] = xstrdup(upperdir);
+	r->known = xreallocarray(r->known, r->nknown + 1, sizeof(*r->known));
+	r->known[r->nknown].name = xstrdup(name);
+	r->known[r->nknown++].upperdir = xstrdup(upperdir);
 }
 
 static int
@@ -636,7 +631,7 @@ fail:
 	rc = -1;
 out:
 	close_container(&r);
-	recv_forget_twins(&r);
+	forget_twins(&r);
 	free(r.peer_node);
 	recv_stop_loader(&r);
 	twin_spec_clear(&r.pending);

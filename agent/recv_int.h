@@ -45,7 +45,9 @@ struct recv {
 	/* Twins' upperdirs this session has inspected: an OPEN of one again
 	 * skips `podman inspect` (~70 ms, most of a switch between
 	 * containers). A TWIN frame forgets its twin's. */
-	char			**known_name, **known_upper;
+	struct known_twin {
+		char		*name, *upperdir;
+	}			*known;
 	size_t			 nknown;
 	/* A twin waiting for its image, and the `load` receiving it. */
 	struct twin_spec	 pending;
@@ -59,7 +61,6 @@ char	*recv_wire_path(struct frame_str, struct ls_err *);
 char	*recv_wire_name(struct frame_str, struct ls_err *);
 
 int	 recv_on_twin(struct recv *, const struct frame *, struct ls_err *);
-void	 recv_forget_twins(struct recv *);
 void	 recv_forget_twin(struct recv *, const char *name);
 int	 recv_on_image(struct recv *, const struct frame *, struct ls_err *);
 int	 recv_on_image_end(struct recv *, struct ls_err *);

@@ -501,7 +501,8 @@ ssh_input(struct ssh_conn *conn, struct buf *in, void *arg)
 			return;
 		buf_consume(in, used);
 	}
-	/* Not from inside the ssh callback: the loop's before_sleep kicks. */
+	/* Not from inside the ssh callback: the loop's before_sleep kicks
+	 * (ssh wakes it, even when this read ran inside before_sleep). */
 }
 
 static void

@@ -479,8 +479,14 @@ pump(struct ssh_conn *c)
 			got = 1;
 		moved |= got;
 	} while (got);
-	if (c->in.len > before)
+	if (c->in.len > before) {
 		c->ops->on_input(c, &c->in, c->arg);
+		/* The owner acts on what it read at the loop's next turn; we
+		 * may be inside that turn's before_sleep (a write there read
+		 * the answer too), and the socket is drained: no event
+		 * would come. */
+		loop_wake(c->loop);
+	}
 	if (c->state != SSH_READY)
 		return -1;
 	if (libssh2_channel_eof(c->channel)) {
