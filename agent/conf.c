@@ -81,7 +81,7 @@ static const struct setting vrrp_settings[] = {
 	STR(conf_vrrp, interface, 1, NULL, check_word),
 	STR(conf_vrrp, vip, 1, NULL, check_cidr),
 	INT(conf_vrrp, router_id, 51, 1, 255),
-	INT(conf_vrrp, priority, 100, 1, 254),
+	INT(conf_vrrp, priority, 254, 1, 254),
 	INT(conf_vrrp, advert_ms, 1000, 10, 25500),
 	STR(conf_vrrp, address, 0, "", check_ipv4),
 	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
