@@ -83,6 +83,21 @@ xattr_copyable(const char *name)
 	return 1;
 }
 
+/* Does fd carry an xattr a twin's file would be given? 1, 0, -1. */
+int
+fd_has_copyable_xattrs(int fd)
+{
+	char	 names[8192], *n;
+	ssize_t	 len;
+
+	if ((len = flistxattr(fd, names, sizeof(names))) == -1)
+		return -1;
+	for (n = names; n < names + len; n += strlen(n) + 1)
+		if (xattr_copyable(n))
+			return 1;
+	return 0;
+}
+
 static int
 fail(struct ls_err *err, const char *op, const char *path)
 {

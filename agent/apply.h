@@ -116,5 +116,6 @@ int		 apply_sync(struct apply *, struct ls_err *);
 
 int		 apply_sweep_temps(int rootfd, struct ls_err *);
 int		 xattr_copyable(const char *name);
+int		 fd_has_copyable_xattrs(int fd);
 
 #endif

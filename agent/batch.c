@@ -64,14 +64,13 @@ batch_free(struct batch *b)
 	source_entry_clear(&b->cur);
 	delta_job_free(b->delta);
 	buf_release(&b->deltaout);
-	for (i = 0; i < b->ndelta; i++) {
-		free(b->dpath[i]);
-		free(b->dbasis[i]);
-		delta_sig_free(b->dsig[i]);
+	for (i = 0; i < b->nplan; i++) {
+		free(b->plan[i].path);
+		free(b->plan[i].basis);
+		delta_sig_free(b->plan[i].sig);
 	}
-	free(b->dpath);
-	free(b->dbasis);
-	free(b->dsig);
+	free(b->plan);
+	free(b->asked);
 	index_free(b->seen);
 	index_free(b->links);
 	index_free(b->acked_links);
@@ -272,6 +271,7 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 	const struct index_stat		*old;
 	const char			*lsrc;
 	ssize_t				 d;
+	off_t				 from = 0;	/* APPEND: the tail */
 	char				*path = xstrdup(b->items[i].path);
 	int				 tree = b->items[i].tree, r = 0;
 	int				 force = b->items[i].force;
@@ -312,14 +312,17 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 			fe.kind = ENTRY_HARDLINK;
 			fe.target = (struct frame_str){ lsrc, strlen(lsrc) };
 			fe.nxattr = 0;
+		} else if ((d = batch_append_for(b, &se, old)) != -1) {
+			from = (off_t)b->plan[d].append_at;
+			frame_put_gen(out, FRAME_APPEND, (uint64_t)from);
 		} else if ((d = batch_delta_for(b, &se)) != -1) {
-			fe.target = (struct frame_str){ b->dbasis[d],
-			    strlen(b->dbasis[d]) };
-			b->delta = delta_make_new(b->dsig[d]);
+			fe.target = (struct frame_str){ b->plan[d].basis,
+			    strlen(b->plan[d].basis) };
+			b->delta = delta_make_new(b->plan[d].sig);
 		}
 		log_debug("batch %" PRIu64 ": %s %s%s%s", b->gen, path,
 		    fe.kind == ENTRY_HARDLINK ? "link to " :
-		    b->delta != NULL ? "delta" : "entry",
+		    b->delta != NULL ? "delta" : from > 0 ? "append" : "entry",
 		    fe.kind == ENTRY_HARDLINK ? lsrc : "",
 		    force ? " (relink)" : "");
 		frame_put_entry(out, &fe);
@@ -329,7 +332,7 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 		if (fe.kind == ENTRY_REG) {
 			b->cur = se;	/* its fd now streams */
 			b->streaming = 1;
-			b->off = 0;
+			b->off = from;
 			b->ext_end = 0;
 			memset(&se, 0, sizeof(se));
 			se.fd = -1;

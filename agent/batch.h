@@ -16,7 +16,14 @@
  * already has (DELTA_MIN_SIZE and up); the caller asks the peer for
  * their signatures (one round trip per batch, not per file) and hands
  * them in with batch_delta_sig(); those files then ship as librsync
- * deltas against the twin's copy, the others whole.
+ * deltas against the twin's copy, the others whole. A planned file that
+ * only grew is an append instead (batch_delta_append_at() non-zero):
+ * the peer is asked for the digest of its copy, the caller has ours
+ * made meanwhile (batch_hash_prefixes()), and if they match
+ * (batch_delta_prefix()) only the new tail ships; if they do not, the
+ * file was changed inside too, and batch_replan_appends() turns it into
+ * a delta, to ask a signature for. Requests are numbered in the order
+ * they are asked, which is the order of the answers.
  */
 #ifndef LS_BATCH_H
 #define LS_BATCH_H
@@ -54,6 +61,11 @@ uint64_t	 batch_gen(const struct batch *);
 size_t		 batch_plan_deltas(struct batch *);
 const char	*batch_delta_basis(const struct batch *, size_t);
 void		 batch_delta_sig(struct batch *, size_t, struct rs_signature *);
+uint64_t	 batch_delta_append_at(const struct batch *, size_t);
+void		 batch_hash_prefixes(struct batch *);
+void		 batch_delta_prefix(struct batch *, size_t, const void *,
+		    size_t);
+size_t		 batch_replan_appends(struct batch *);
 const struct batch_stats *batch_stats(const struct batch *);
 
 #endif

@@ -24,6 +24,7 @@ size_t
 batch_plan_deltas(struct batch *b)
 {
 	const struct index_stat	*st;
+	struct batch_plan	*p;
 	size_t			 i;
 
 	for (i = b->nrenames; i < b->nitems; i++) {
@@ -31,31 +32,41 @@ batch_plan_deltas(struct batch *b)
 		    (st = batch_acked(b, b->items[i].path)) == NULL ||
 		    !S_ISREG(st->mode) || st->size < b->delta_min)
 			continue;
-		b->dpath = xreallocarray(b->dpath, b->ndelta + 1,
-		    sizeof(*b->dpath));
-		b->dbasis = xreallocarray(b->dbasis, b->ndelta + 1,
-		    sizeof(*b->dbasis));
-		b->dsig = xreallocarray(b->dsig, b->ndelta + 1,
-		    sizeof(*b->dsig));
-		b->dpath[b->ndelta] = xstrdup(b->items[i].path);
-		b->dbasis[b->ndelta] = batch_old_name(b, b->items[i].path);
-		b->dsig[b->ndelta++] = NULL;
+		b->plan = xreallocarray(b->plan, b->nplan + 1,
+		    sizeof(*b->plan));
+		p = &b->plan[b->nplan++];
+		memset(p, 0, sizeof(*p));
+		p->path = xstrdup(b->items[i].path);
+		p->basis = batch_old_name(b, b->items[i].path);
+		batch_plan_append(b, p, st);
+		batch_ask(b, b->nplan - 1);
 	}
-	return b->ndelta;
+	return b->nplan;
 }
 
-const char *
-batch_delta_basis(const struct batch *b, size_t i)
-{
-	return b->dbasis[i];
-}
-
-/* The peer's signature for planned delta i (NULL: it has no basis). */
+/* Plan i needs an answer from the peer: it is the next request. */
 void
-batch_delta_sig(struct batch *b, size_t i, struct rs_signature *sig)
+batch_ask(struct batch *b, size_t i)
 {
-	delta_sig_free(b->dsig[i]);
-	b->dsig[i] = sig;
+	b->asked = xreallocarray(b->asked, b->nasked + 1, sizeof(*b->asked));
+	b->asked[b->nasked++] = i;
+}
+
+/* The basis name request k is about. */
+const char *
+batch_delta_basis(const struct batch *b, size_t k)
+{
+	return b->plan[b->asked[k]].basis;
+}
+
+/* The peer's signature, request k's answer (NULL: it has no basis). */
+void
+batch_delta_sig(struct batch *b, size_t k, struct rs_signature *sig)
+{
+	struct batch_plan	*p = &b->plan[b->asked[k]];
+
+	delta_sig_free(p->sig);
+	p->sig = sig;
 }
 
 /* Planned delta for path with a signature in hand, or -1. */
@@ -68,8 +79,9 @@ batch_delta_for(const struct batch *b, const struct source_entry *se)
 	if (se->kind != ENTRY_REG || se->st.st_size < (off_t)b->delta_min ||
 	    se->st.st_blocks * 512 < se->st.st_size)
 		return -1;
-	for (i = 0; i < b->ndelta; i++)
-		if (b->dsig[i] != NULL && strcmp(b->dpath[i], se->path) == 0)
+	for (i = 0; i < b->nplan; i++)
+		if (b->plan[i].sig != NULL &&
+		    strcmp(b->plan[i].path, se->path) == 0)
 			return (ssize_t)i;
 	return -1;
 }

@@ -8,10 +8,29 @@
 #include <sys/types.h>
 
 #include "batch.h"
+#include "frame.h"
 #include "index.h"
 #include "source.h"
 
 struct delta_job;
+
+/*
+ * A changed regular file the peer holds: it ships as a delta against
+ * the peer's signature, or, when it only grew, as its new tail (an
+ * APPEND) once the peer's digest of its copy matches ours of the
+ * same bytes. See batch_append.c.
+ */
+struct batch_plan {
+	char			*path;		/* new name */
+	char			*basis;		/* the peer's name */
+	struct rs_signature	*sig;		/* delta: the peer's */
+	uint64_t		 append_at;	/* append: the peer's size */
+	ino_t			 ino;		/* append: the file we hashed */
+	unsigned char		 digest[FRAME_DIGEST_LEN];	/* ours */
+	unsigned char		 peer[FRAME_DIGEST_LEN];	/* the peer's */
+	int			 hashed, peer_has;
+	int			 replanned;	/* asked again, for a delta */
+};
 
 enum item_kind {
 	ITEM_RENAME,
@@ -61,10 +80,10 @@ struct batch {
 	off_t			 off, ext_end;
 	struct delta_job	*delta;		/* cur ships as a delta */
 	struct buf		 deltaout;
-	/* Files planned as deltas: path (new name), basis (the peer's). */
-	char			**dpath, **dbasis;
-	struct rs_signature	**dsig;
-	size_t			 ndelta;
+	struct batch_plan	*plan;		/* deltas and appends */
+	size_t			 nplan;
+	size_t			*asked;		/* plan of each request */
+	size_t			 nasked;
 	int			 sweep;		/* after the walk: 1 due, 2 done */
 	int			 committed;
 	struct batch_stats	 stats;
@@ -78,6 +97,11 @@ void		 batch_end_file(struct batch *, struct buf *);
 const char	*batch_link_source(struct batch *, const struct source_entry *);
 ssize_t		 batch_delta_for(const struct batch *,
 		    const struct source_entry *);
+void		 batch_ask(struct batch *, size_t);
+void		 batch_plan_append(struct batch *, struct batch_plan *,
+		    const struct index_stat *);
+ssize_t		 batch_append_for(const struct batch *,
+		    const struct source_entry *, const struct index_stat *);
 int		 batch_stream_delta(struct batch *, struct buf *, size_t,
 		    struct ls_err *);
 

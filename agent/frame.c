@@ -138,7 +138,12 @@ decode_payload(struct cursor *c, struct frame *f)
 	case FRAME_COMMIT:
 	case FRAME_ACK:
 	case FRAME_SIGEND:
+	case FRAME_APPEND:
 		f->u.gen = get_u64(c);
+		return 0;
+	case FRAME_PREFIXREQ:
+		f->u.prefix.len = get_u64(c);
+		f->u.prefix.path = get_str(c);
 		return 0;
 	case FRAME_ENTRY:
 		return decode_entry(c, &f->u.entry);
@@ -148,6 +153,7 @@ decode_payload(struct cursor *c, struct frame *f)
 	case FRAME_SIG:
 	case FRAME_DELTA:
 	case FRAME_IMAGE:
+	case FRAME_PREFIX:
 		f->u.data.len = c->left;
 		f->u.data.p = take(c, c->left);
 		return 0;
@@ -209,7 +215,8 @@ frame_decode(const uint8_t *buf, size_t len, struct frame *f, size_t *used,
 	if (decode_payload(&c, f) == -1 || c.bad || c.left != 0 ||
 	    ((f->type == FRAME_DATA || f->type == FRAME_SIG ||
 	    f->type == FRAME_DELTA || f->type == FRAME_IMAGE) &&
-	    f->u.data.len > FRAME_MAX_DATA)) {
+	    f->u.data.len > FRAME_MAX_DATA) || (f->type == FRAME_PREFIX &&
+	    f->u.data.len != 0 && f->u.data.len != FRAME_DIGEST_LEN)) {
 		ls_err_set(err, "frame: malformed %s payload (%u bytes)",
 		    frame_type_name(f->type), plen);
 		return -1;
@@ -226,7 +233,7 @@ frame_type_name(int type)
 		"REMOVE", "RENAME", "COMMIT", "ACK", "ERROR", "TWIN",
 		"TWIN_OK", "SKIPPED", "SIGREQ", "SIG", "SIGEND", "DELTA",
 		"NEED_IMAGE", "IMAGE", "IMAGE_END", "DIVERGED", "HANDOVER",
-		"OPEN_CKPT"
+		"OPEN_CKPT", "PREFIXREQ", "PREFIX", "APPEND"
 	};
 
 	if (type <= 0 || type >= FRAME__MAX)
@@ -332,6 +339,16 @@ frame_put_entry(struct buf *b, const struct frame_entry *e)
 		put_be(b, e->xattr[i].len, 4);
 		buf_add(b, e->xattr[i].value, e->xattr[i].len);
 	}
+	finish(b, s);
+}
+
+void
+frame_put_prefixreq(struct buf *b, const char *path, uint64_t len)
+{
+	size_t	 s = begin(b, FRAME_PREFIXREQ);
+
+	put_be(b, len, 8);
+	put_bytes_str(b, path, strlen(path));
 	finish(b, s);
 }
 

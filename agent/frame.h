@@ -59,6 +59,18 @@
  *					One batch carries one whole
  *					checkpoint, so the journal makes
  *					its replacement atomic
+ *	PREFIXREQ p->s	u64 length, str path	the SHA-256 of the first
+ *					length bytes of the twin's file, if
+ *					it is a regular file of just that
+ *					length with one link, please
+ *	PREFIX	 s->p	bytes		the answer to the oldest open
+ *					SIGREQ or PREFIXREQ: 32 bytes, or
+ *					none (no such file: send it whole)
+ *	APPEND	 p->s	u64 offset	the next ENTRY, a regular file, is
+ *					its twin's file (which holds offset
+ *					bytes, their digest confirmed by
+ *					PREFIX) with the bytes from offset
+ *					on: DATA frames carry only those
  *
  * The receiver trusts nothing: frame_decode() bounds every length
  * against the frame type before a payload is looked at, and paths are
@@ -75,7 +87,7 @@
 #include "err.h"
 
 #define FRAME_MAGIC		0x4c53594eU	/* "LSYN" */
-#define FRAME_VERSION		3
+#define FRAME_VERSION		4
 #define FRAME_HDR_LEN		8
 #define FRAME_MAX_DATA		(256 * 1024)	/* DATA bytes per frame */
 #define FRAME_MAX_PAYLOAD	(FRAME_MAX_DATA + 64)
@@ -83,6 +95,7 @@
 #define FRAME_MAX_XATTRS	64
 #define FRAME_MAX_XATTR_VALUE	65536
 #define FRAME_MAX_LIST		1024	/* strings in one TWIN list */
+#define FRAME_DIGEST_LEN	32	/* PREFIX: SHA-256 */
 
 enum frame_type {
 	FRAME_HELLO = 1,
@@ -109,6 +122,9 @@ enum frame_type {
 	FRAME_DIVERGED,
 	FRAME_HANDOVER,
 	FRAME_OPEN_CKPT,
+	FRAME_PREFIXREQ,
+	FRAME_PREFIX,
+	FRAME_APPEND,
 	FRAME__MAX
 };
 
@@ -158,13 +174,18 @@ struct frame {
 			struct frame_str	 node;
 		} hello;
 		struct frame_str	 str;	/* OPEN, OPEN_CKPT, REMOVE... */
-		uint64_t		 gen;	/* OPENED, HANDOVER, COMMIT, ACK */
+		uint64_t		 gen;	/* OPENED, HANDOVER, COMMIT, ACK,
+						 * APPEND's offset */
 		struct frame_entry	 entry;
 		struct {
 			uint64_t		 offset;
 			const uint8_t		*p;
 			size_t			 len;
-		} data;			/* DATA; SIG and DELTA: offset 0 */
+		} data;			/* DATA; SIG, DELTA, PREFIX: offset 0 */
+		struct {
+			uint64_t		 len;
+			struct frame_str	 path;
+		} prefix;		/* PREFIXREQ */
 		struct {
 			struct frame_str	 from, to;
 		} rename;
@@ -185,6 +206,7 @@ void	 frame_put_data(struct buf *, uint64_t offset, const void *, size_t);
 void	 frame_put_bytes(struct buf *, enum frame_type, const void *, size_t);
 void	 frame_put_empty(struct buf *, enum frame_type);
 void	 frame_put_rename(struct buf *, const char *, const char *);
+void	 frame_put_prefixreq(struct buf *, const char *, uint64_t len);
 void	 frame_put_twin(struct buf *, const struct twin_spec *);
 void	 frame_get_twin(const struct frame *, struct twin_spec *);
 

@@ -7,7 +7,8 @@
  *			  layersync-journal 1 GEN
  *			  PHASE
  *			  MOVE staged path | DIR staged path | REMOVE path |
- *			  RENAME from to | LINK target path
+ *			  RENAME from to | LINK target path |
+ *			  APPEND staged path offset
  *			  ...
  *			  END
  *	journal.done	"K\n": phases 1..K have run and are durable
@@ -37,7 +38,7 @@
 #include "xmalloc.h"
 
 static const char *const jop_names[] = {
-	"PHASE", "MOVE", "DIR", "REMOVE", "RENAME", "LINK"
+	"PHASE", "MOVE", "DIR", "REMOVE", "RENAME", "LINK", "APPEND"
 };
 
 struct journal *
@@ -61,6 +62,7 @@ ops_clear(struct jops *ops)
 		TAILQ_REMOVE(ops, op, entry);
 		free(op->a);
 		free(op->b);
+		free(op->c);
 		free(op);
 	}
 }
@@ -83,48 +85,62 @@ journal_stage_name(struct journal *j)
 }
 
 static void
-add(struct jops *ops, enum jop_kind kind, const char *a, const char *b)
+add(struct jops *ops, enum jop_kind kind, const char *a, const char *b,
+    const char *c)
 {
 	struct jop	*op = xcalloc(1, sizeof(*op));
 
 	op->kind = kind;
 	op->a = a != NULL ? xstrdup(a) : NULL;
 	op->b = b != NULL ? xstrdup(b) : NULL;
+	op->c = c != NULL ? xstrdup(c) : NULL;
 	TAILQ_INSERT_TAIL(ops, op, entry);
 }
 
 void
 journal_move(struct journal *j, const char *staged, const char *path)
 {
-	add(&j->ops, JOP_MOVE, staged, path);
+	add(&j->ops, JOP_MOVE, staged, path, NULL);
 	j->nops++;
 }
 
 void
 journal_dir(struct journal *j, const char *staged, const char *path)
 {
-	add(&j->ops, JOP_DIR, staged, path);
+	add(&j->ops, JOP_DIR, staged, path, NULL);
 	j->nops++;
 }
 
 void
 journal_remove(struct journal *j, const char *path)
 {
-	add(&j->ops, JOP_REMOVE, path, NULL);
+	add(&j->ops, JOP_REMOVE, path, NULL, NULL);
 	j->nops++;
 }
 
 void
 journal_rename(struct journal *j, const char *from, const char *to)
 {
-	add(&j->ops, JOP_RENAME, from, to);
+	add(&j->ops, JOP_RENAME, from, to, NULL);
 	j->nops++;
 }
 
 void
 journal_link(struct journal *j, const char *target, const char *path)
 {
-	add(&j->ops, JOP_LINK, target, path);
+	add(&j->ops, JOP_LINK, target, path, NULL);
+	j->nops++;
+}
+
+/* Staged holds the bytes of path from offset on: write them there. */
+void
+journal_append(struct journal *j, const char *staged, const char *path,
+    uint64_t offset)
+{
+	char	 off[24];
+
+	snprintf(off, sizeof(off), "%" PRIu64, offset);
+	add(&j->ops, JOP_APPEND, staged, path, off);
 	j->nops++;
 }
 
@@ -141,6 +157,7 @@ touched_paths(const struct jop *op, const char *p[2])
 	switch (op->kind) {
 	case JOP_MOVE:
 	case JOP_DIR:
+	case JOP_APPEND:
 		p[0] = op->b;
 		return 1;
 	case JOP_REMOVE:
@@ -241,6 +258,10 @@ serialize(const struct jops *ops, uint64_t gen, struct buf *b)
 			buf_addch(b, ' ');
 			escape_field(b, op->b);
 		}
+		if (op->c != NULL) {
+			buf_addch(b, ' ');
+			escape_field(b, op->c);
+		}
 		buf_addch(b, '\n');
 	}
 	buf_addstr(b, "END\n");
@@ -261,7 +282,8 @@ kind_of(const char *word)
 static int
 nargs(enum jop_kind k)
 {
-	return k == JOP_PHASE ? 0 : k == JOP_REMOVE ? 1 : 2;
+	return k == JOP_PHASE ? 0 : k == JOP_REMOVE ? 1 : k == JOP_APPEND ?
+	    3 : 2;
 }
 
 static int
@@ -270,13 +292,23 @@ staged_name_valid(const char *s)
 	return strlen(s) == 8 && strspn(s, "0123456789") == 8;
 }
 
+static int
+offset_valid(const char *s)
+{
+	return s[0] != '\0' && strlen(s) <= 19 &&
+	    strspn(s, "0123456789") == strlen(s);
+}
+
 /* Every name in a journal is checked again: it is read back from disk. */
 static int
-op_valid(enum jop_kind k, const char *a, const char *b)
+op_valid(enum jop_kind k, const char *a, const char *b, const char *c)
 {
 	switch (k) {
 	case JOP_PHASE:
 		return 1;
+	case JOP_APPEND:
+		return staged_name_valid(a) && path_valid(b, NULL) == 0 &&
+		    offset_valid(c);
 	case JOP_MOVE:
 	case JOP_DIR:
 		return staged_name_valid(a) && path_valid(b, NULL) == 0;
@@ -295,7 +327,7 @@ op_valid(enum jop_kind k, const char *a, const char *b)
 static int
 parse(char *text, struct jops *ops, uint64_t *gen, struct ls_err *err)
 {
-	char	*line, *next, *f[3];
+	char	*line, *next, *f[4];
 	int	 k, n, lineno = 1;
 
 	if (sscanf(text, "layersync-journal 1 %" SCNu64, gen) != 1) {
@@ -310,16 +342,19 @@ parse(char *text, struct jops *ops, uint64_t *gen, struct ls_err *err)
 		*next = '\0';
 		if (strcmp(line, "END") == 0)
 			return 1;
-		for (n = 0; n < 3 && (f[n] = strsep(&line, " ")) != NULL; n++)
+		for (n = 0; n < 4 && (f[n] = strsep(&line, " ")) != NULL; n++)
 			;
 		if ((k = kind_of(f[0])) == -1 || n - 1 != nargs(k) ||
 		    line != NULL || (n > 1 && unescape_field(f[1]) == -1) ||
 		    (n > 2 && unescape_field(f[2]) == -1) ||
-		    !op_valid(k, n > 1 ? f[1] : NULL, n > 2 ? f[2] : NULL)) {
+		    (n > 3 && unescape_field(f[3]) == -1) ||
+		    !op_valid(k, n > 1 ? f[1] : NULL, n > 2 ? f[2] : NULL,
+		    n > 3 ? f[3] : NULL)) {
 			ls_err_set(err, "journal:%d: malformed line", lineno);
 			return -1;
 		}
-		add(ops, k, n > 1 ? f[1] : NULL, n > 2 ? f[2] : NULL);
+		add(ops, k, n > 1 ? f[1] : NULL, n > 2 ? f[2] : NULL,
+		    n > 3 ? f[3] : NULL);
 	}
 	return 0;
 }

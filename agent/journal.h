@@ -8,7 +8,8 @@
  *   1. the caller has made the staged content durable (apply_sync() of
  *      the stage's apply_new_staged());
  *   2. the batch's operations (move a staged entry into place, remove,
- *      rename, link, update a directory) are written to a redo journal
+ *      rename, link, update a directory, append a staged tail to a
+ *      file the twin holds) are written to a redo journal
  *      in the state dir, ending with an END line, fsynced, renamed in;
  *   3. the operations run in phases: a phase never touches a path, or
  *      an ancestor or descendant of a path, that an earlier operation
@@ -52,6 +53,8 @@ void		 journal_rename(struct journal *, const char *from,
 		    const char *to);
 void		 journal_link(struct journal *, const char *target,
 		    const char *path);
+void		 journal_append(struct journal *, const char *staged,
+		    const char *path, uint64_t offset);
 size_t		 journal_ops(const struct journal *);
 typedef void	journal_skip_cb(const char *path, void *);
 

@@ -18,6 +18,7 @@ enum jop_kind {
 	JOP_REMOVE,
 	JOP_RENAME,
 	JOP_LINK,
+	JOP_APPEND,
 };
 
 
@@ -26,6 +27,7 @@ struct jop {
 	enum jop_kind		 kind;
 	char			*a;	/* staged name, path, from, target */
 	char			*b;	/* path, to; NULL for REMOVE, PHASE */
+	char			*c;	/* APPEND: the offset; else NULL */
 };
 TAILQ_HEAD(jops, jop);
 

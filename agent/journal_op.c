@@ -199,6 +199,99 @@ op_link(struct journal *j, struct apply *ap, const struct jop *op,
 	return apply_node(ap, &e, err);
 }
 
+static int
+copy_tail(int sfd, int fd, off_t off, off_t len)
+{
+	char	 buf[256 * 1024];
+	off_t	 done = 0;
+	ssize_t	 n, w;
+
+	while (done < len) {
+		if ((n = pread(sfd, buf, (size_t)(len - done) < sizeof(buf) ?
+		    (size_t)(len - done) : sizeof(buf), done)) <= 0) {
+			if (n == 0)
+				errno = EIO;	/* the stage shrank: not ours */
+			if (n == -1 && errno == EINTR)
+				continue;
+			return -1;
+		}
+		for (w = 0; w < n;) {
+			ssize_t	 k = pwrite(fd, buf + w, (size_t)(n - w),
+			    off + done + w);
+
+			if (k == -1 && errno != EINTR)
+				return -1;
+			if (k > 0)
+				w += k;
+		}
+		done += n;
+	}
+	return 0;
+}
+
+/*
+ * The staged tail goes in place, at offset, into the twin's file. Run
+ * again after a crash it writes the same bytes at the same place, so
+ * it is done only once the staged tail is gone, and that happens after
+ * the file is fsynced. A file that is not the one the primary's digest
+ * matched (shorter than offset, another owner or mode, more links,
+ * xattrs) does not fit, and is shipped again whole.
+ */
+static int
+op_append(struct journal *j, const struct jop *op, struct ls_err *err)
+{
+	struct stat		 st, live;
+	struct timespec		 ts[2];
+	unsigned long long	 off = strtoull(op->c, NULL, 10);
+	int			 sfd, fd = -1, r = -1;
+
+	if ((r = staged_exists(j->stagefd, op->a, err)) != 1)
+		return r;
+	if ((sfd = openat(j->stagefd, op->a, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(sfd, &st) == -1) {
+		ls_err_sys(err, "stage %s", op->a);
+		if (sfd != -1)
+			close(sfd);
+		return -1;
+	}
+	r = -1;
+	if ((fd = beneath_open(j->rootfd, op->b, O_WRONLY, 0, err)) == -1)
+		goto out;
+	if (fstat(fd, &live) == -1) {
+		ls_err_sys(err, "%s", op->b);
+		goto out;
+	}
+	if (!S_ISREG(live.st_mode) || live.st_nlink != 1 ||
+	    (unsigned long long)live.st_size < off ||
+	    off > (unsigned long long)INT64_MAX - (unsigned long long)st.st_size ||
+	    live.st_uid != st.st_uid || live.st_gid != st.st_gid ||
+	    (live.st_mode & 07777) != (st.st_mode & 07777) ||
+	    fd_has_copyable_xattrs(fd) != 0) {
+		ls_err_set(err, "%s: not the file the primary appended to",
+		    op->b);
+		errno = EINVAL;		/* a misfit: shipped again */
+		goto out;
+	}
+	ts[0] = st.st_atim;
+	ts[1] = st.st_mtim;
+	if (copy_tail(sfd, fd, (off_t)off, st.st_size) == -1 ||
+	    ftruncate(fd, (off_t)off + st.st_size) == -1 ||
+	    futimens(fd, ts) == -1 || fsync(fd) == -1) {
+		ls_err_sys(err, "append to %s", op->b);
+		goto out;
+	}
+	if (unlinkat(j->stagefd, op->a, 0) == -1) {
+		ls_err_sys(err, "stage %s", op->a);
+		goto out;
+	}
+	r = 0;
+out:
+	if (fd != -1)
+		close(fd);
+	close(sfd);
+	return r;
+}
+
 int
 journal_run_op(struct journal *j, struct apply *ap, const struct jop *op,
     struct ls_err *err)
@@ -214,6 +307,8 @@ journal_run_op(struct journal *j, struct apply *ap, const struct jop *op,
 		return op_rename(j, ap, op, err);
 	case JOP_LINK:
 		return op_link(j, ap, op, err);
+	case JOP_APPEND:
+		return op_append(j, op, err);
 	default:
 		return 0;
 	}

@@ -75,6 +75,7 @@ close_container(struct recv *r)
 		close(r->stagefd);
 	r->rootfd = r->stagefd = -1;
 	r->handover = r->ckpt = 0;
+	r->append_next = r->file_append = 0;
 	free(r->name);
 	free(r->statedir);
 	free(r->upperdir);
@@ -377,6 +378,12 @@ on_entry(struct recv *r, const struct frame *f, struct ls_err *err)
 		ls_err_set(err, "ENTRY out of order");
 		return -1;
 	}
+	if (r->append_next && (fe->kind != ENTRY_REG || fe->target.len > 0 ||
+	    fe->size < r->append_at)) {
+		ls_err_set(err, "APPEND at %" PRIu64 ": the next entry is not a "
+		    "regular file of at least that size", r->append_at);
+		return -1;
+	}
 	if ((path = recv_wire_path(fe->path, err)) == NULL)
 		return -1;
 	to_apply_entry(fe, &e, xa, names);
@@ -395,7 +402,13 @@ on_entry(struct recv *r, const struct frame *f, struct ls_err *err)
 	}
 	staged = journal_stage_name(r->journal);
 	e.path = staged;
-	if (fe->kind == ENTRY_REG && fe->target.len > 0 &&
+	if (r->append_next) {
+		/* the tail alone is staged: its bytes from append_at on */
+		r->append_next = 0;
+		e.size = fe->size - r->append_at;
+		r->file_append = 1;
+		r->file_append_at = r->append_at;
+	} else if (fe->kind == ENTRY_REG && fe->target.len > 0 &&
 	    recv_open_basis(r, fe->target, err) == -1)
 		goto out;
 	if (fe->kind == ENTRY_REG) {
@@ -439,8 +452,12 @@ on_file_end(struct recv *r, struct ls_err *err)
 	}
 	rc = apply_file_commit(r->file, err);
 	r->file = NULL;
-	if (rc == 0)
+	if (rc == 0 && r->file_append)
+		journal_append(r->journal, r->file_staged, r->file_path,
+		    r->file_append_at);
+	else if (rc == 0)
 		journal_move(r->journal, r->file_staged, r->file_path);
+	r->file_append = 0;
 	free(r->file_staged);
 	free(r->file_path);
 	r->file_staged = r->file_path = NULL;
@@ -527,6 +544,11 @@ on_path_op(struct recv *r, const struct frame *f, struct ls_err *err)
 static int
 handle(struct recv *r, const struct frame *f, struct ls_err *err)
 {
+	if (r->append_next && f->type != FRAME_ENTRY) {
+		ls_err_set(err, "APPEND followed by %s, not ENTRY",
+		    frame_type_name(f->type));
+		return -1;
+	}
 	switch (f->type) {
 	case FRAME_HELLO:
 		if (f->u.hello.version != FRAME_VERSION) {
@@ -554,8 +576,28 @@ handle(struct recv *r, const struct frame *f, struct ls_err *err)
 			ls_err_set(err, "DATA without a literal file");
 			return -1;
 		}
+		if (r->file_append) {
+			if (f->u.data.offset < r->file_append_at) {
+				ls_err_set(err, "DATA at %" PRIu64 ", before the "
+				    "APPEND offset %" PRIu64, f->u.data.offset,
+				    r->file_append_at);
+				return -1;
+			}
+			return apply_file_write(r->file, f->u.data.offset -
+			    r->file_append_at, f->u.data.p, f->u.data.len, err);
+		}
 		return apply_file_write(r->file, f->u.data.offset,
 		    f->u.data.p, f->u.data.len, err);
+	case FRAME_APPEND:
+		if (r->journal == NULL || r->file != NULL) {
+			ls_err_set(err, "APPEND out of order");
+			return -1;
+		}
+		r->append_next = 1;
+		r->append_at = f->u.gen;
+		return 0;
+	case FRAME_PREFIXREQ:
+		return recv_on_prefixreq(r, f, err);
 	case FRAME_DELTA:
 		return recv_on_delta(r, f->u.data.p, f->u.data.len, 0, err);
 	case FRAME_IMAGE:

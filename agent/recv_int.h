@@ -39,6 +39,10 @@ struct recv {
 	char			*file_staged;
 	char			*file_path;
 	struct delta_job	*patch;
+	/* APPEND announced the next ENTRY; the file being received is the
+	 * tail of its twin's file from file_append_at on. */
+	int			 append_next, file_append;
+	uint64_t		 append_at, file_append_at;
 	struct source_entry	 basis;
 	uint64_t		 patch_off;
 	struct buf		 patched;
@@ -71,5 +75,7 @@ int	 recv_open_basis(struct recv *, struct frame_str, struct ls_err *);
 int	 recv_on_delta(struct recv *, const void *, size_t, int eof,
 	    struct ls_err *);
 int	 recv_on_sigreq(struct recv *, const struct frame *, struct ls_err *);
+int	 recv_on_prefixreq(struct recv *, const struct frame *,
+	    struct ls_err *);
 
 #endif

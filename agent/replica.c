@@ -157,11 +157,24 @@ find_id(struct replica *r, int id)
 	return NULL;
 }
 
+/* Answer the waiters that c's acknowledged generation satisfies. */
+static void
+waiters_reached(struct replica *r, struct container *c)
+{
+	struct waiter	*w, *tmp;
+
+	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp)
+		if (strcmp(w->name, c->name) == 0 && c->gen >= w->target)
+			waiter_done(r, w, 1, "%s: %s in step with its twin on "
+			    "%s at generation %" PRIu64 " (%" PRIu64 " files, "
+			    "%" PRIu64 " bytes)", w->what, c->name, c->peer,
+			    c->gen, c->files, c->bytes);
+}
+
 static void
 on_acked(struct container *c, void *arg)
 {
 	struct replica	*r = arg;
-	struct waiter	*w, *tmp;
 
 	if (c->owner != NULL) {		/* a checkpoint stream */
 		ckpt_acked(c->owner->ckpt, loop_now_ms());
@@ -170,12 +183,7 @@ on_acked(struct container *c, void *arg)
 	log_info("container %s: generation %" PRIu64 " durable on %s "
 	    "(%" PRIu64 " files, %" PRIu64 " bytes so far, %lld ms)",
 	    c->name, c->gen, c->peer, c->files, c->bytes, c->last_lag_ms);
-	TAILQ_FOREACH_SAFE(w, &r->waiters, entry, tmp)
-		if (strcmp(w->name, c->name) == 0 && c->gen >= w->target)
-			waiter_done(r, w, 1, "%s: %s in step with its twin on "
-			    "%s at generation %" PRIu64 " (%" PRIu64 " files, "
-			    "%" PRIu64 " bytes)", w->what, c->name, c->peer,
-			    c->gen, c->files, c->bytes);
+	waiters_reached(r, c);
 }
 
 struct ship *
@@ -454,7 +462,7 @@ wait_for_gen(struct replica *r, struct control_client *cc,
 		source_measure(c->rootfd, &w->total_files, &w->total_bytes);
 	TAILQ_INSERT_TAIL(&r->waiters, w, entry);
 	if (c->gen >= w->target) {
-		on_acked(c, r);
+		waiters_reached(r, c);
 		return;
 	}
 	if (r->waiter_timer == 0)

@@ -183,7 +183,8 @@ pump(struct ship *s)
 	}
 }
 
-/* Ask for the signatures of the batch's planned deltas, all at once. */
+/* Ask for the signatures (or digests, for appends) of the batch's
+ * planned deltas, all at once. */
 static size_t
 ask_signatures(struct ship *s, struct container *c)
 {
@@ -192,9 +193,38 @@ ask_signatures(struct ship *s, struct container *c)
 	s->nsigs = batch_plan_deltas(c->inflight);
 	s->sigs = 0;
 	for (i = 0; i < s->nsigs; i++)
-		frame_put_str(&s->out, FRAME_SIGREQ,
-		    batch_delta_basis(c->inflight, i));
+		if (batch_delta_append_at(c->inflight, i) != 0)
+			frame_put_prefixreq(&s->out, batch_delta_basis(
+			    c->inflight, i), batch_delta_append_at(c->inflight,
+			    i));
+		else
+			frame_put_str(&s->out, FRAME_SIGREQ,
+			    batch_delta_basis(c->inflight, i));
 	return s->nsigs;
+}
+
+/*
+ * Every answer is in and our digests are made: send the batch, unless
+ * some appends turned out to be deltas: their signatures first.
+ */
+static void
+sigs_done(struct ship *s)
+{
+	struct batch	*b;
+	size_t		 n;
+
+	if (s->state != SHIP_SIGS || s->sigs != s->nsigs || s->hashing)
+		return;
+	b = s->busy->inflight;
+	if ((n = batch_replan_appends(b)) > 0) {
+		for (; n > 0; n--)
+			frame_put_str(&s->out, FRAME_SIGREQ,
+			    batch_delta_basis(b, s->nsigs++));
+		ship_flush(s);
+		return;
+	}
+	s->state = SHIP_SENDING;
+	pump(s);
 }
 
 /* A SIG or SIGEND for the oldest open request. -1: the session ends. */
@@ -226,10 +256,7 @@ on_sig(struct ship *s, const struct frame *f)
 	batch_delta_sig(c->inflight, s->sigs++, sig);
 	delta_job_free(s->sigjob);
 	s->sigjob = NULL;
-	if (s->sigs == s->nsigs) {
-		s->state = SHIP_SENDING;
-		pump(s);
-	}
+	sigs_done(s);
 	return 0;
 }
 
@@ -273,6 +300,7 @@ ship_kick(struct ship *s)
 {
 	struct container	*c;
 	long long		 now = loop_now_ms(), deadline;
+	int			 r;
 
 	if (s->state == SHIP_DOWN) {
 		if (s->retry == 0 && s->conn == NULL &&
@@ -297,9 +325,19 @@ ship_kick(struct ship *s)
 		    FRAME_OPEN, c->name);
 		s->state = SHIP_OPEN;
 	} else if (container_cut(c, now, s->max_lag_ms) != NULL) {
-		if (ask_signatures(s, c) > 0)
+		if (ask_signatures(s, c) > 0) {
 			s->state = SHIP_SIGS;
-		else {
+			/* The peer hashes its copies while we hash ours;
+			 * its answers may be read meanwhile (in the flush). */
+			s->hashing = 1;
+			r = ship_flush(s);
+			s->hashing = 0;
+			if (r == 0) {
+				batch_hash_prefixes(c->inflight);
+				sigs_done(s);
+			}
+			return;
+		} else {
 			s->state = SHIP_SENDING;
 			pump(s);
 			return;
@@ -430,9 +468,18 @@ on_frame(struct ship *s, const struct frame *f)
 		return 0;
 	case FRAME_SIG:
 	case FRAME_SIGEND:
-		if (s->state != SHIP_SIGS || s->sigs >= s->nsigs)
+		if (s->state != SHIP_SIGS || s->sigs >= s->nsigs ||
+		    batch_delta_append_at(c->inflight, s->sigs) != 0)
 			break;
 		return on_sig(s, f);
+	case FRAME_PREFIX:
+		if (s->state != SHIP_SIGS || s->sigs >= s->nsigs ||
+		    batch_delta_append_at(c->inflight, s->sigs) == 0)
+			break;
+		batch_delta_prefix(c->inflight, s->sigs++, f->u.data.p,
+		    f->u.data.len);
+		sigs_done(s);
+		return 0;
 	case FRAME_SKIPPED:
 		if (s->state != SHIP_ACK || c->inflight == NULL)
 			break;

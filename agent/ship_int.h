@@ -48,6 +48,7 @@ struct ship {
 	int			 saver_fd;	/* its stdout; -1 at EOF */
 	int			 saver_status;	/* -1 while it runs */
 	size_t			 sigs, nsigs;	/* answered, asked */
+	int			 hashing;	/* our digests: wait for them */
 	long			 backoff;
 	long long		 retry;		/* timer id, 0: none */
 	long long		 resume;	/* timer id: pump goes on */

@@ -2,7 +2,10 @@
 # replicate_delta: a change of a few KiB inside a large file the twin
 # already holds ships as a librsync delta against the twin's copy (the
 # peer's BLAKE2 signature, then the delta), not the whole file; the
-# result is byte for byte the primary's.
+# result is byte for byte the primary's. A file that only grew ships
+# its new tail alone (APPEND), once the twin's digest of what it holds
+# matches ours; one that grew and changed inside (the first change
+# here) is found out by the digests and ships as a delta.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/replib.sh"
 
@@ -14,15 +17,41 @@ repl_setup
 daemon_start alpha
 ls_on alpha add db >/dev/null || fail "add failed"
 bytes() { ls_on alpha status --json | sed -n 's/.*"bytes":\([0-9]*\).*/\1/p'; }
-before=$(bytes)
-[ "$before" -ge 33554432 ] || fail "first sync shipped only $before bytes"
-"$LAB" exec alpha podman exec db sh -c 'dd if=/dev/urandom of=/data/table bs=4k count=2 seek=4000 conv=notrunc 2>/dev/null;
-	echo appended >> /data/table' || fail "change"
-ls_on alpha sync db --wait --timeout 60 >/dev/null || fail "sync failed"
-trees_equal db
-shipped=$(( $(bytes) - before ))
+# change WHAT SCRIPT: run SCRIPT in db, sync, compare the trees; the bytes
+# that shipped into $shipped
+change() {
+	_b=$(bytes)
+	"$LAB" exec alpha podman exec db sh -c "$2" || fail "$1"
+	ls_on alpha sync db --wait --timeout 60 >/dev/null || fail "sync after $1 failed"
+	trees_equal db
+	shipped=$(( $(bytes) - _b ))
+}
+[ "$(bytes)" -ge 33554432 ] || fail "first sync shipped only $(bytes) bytes"
+
+change "a change" 'dd if=/dev/urandom of=/data/table bs=4k count=2 seek=4000 conv=notrunc 2>/dev/null;
+	echo appended >> /data/table'
 note "an 8 KiB change and an append to a 32 MiB file shipped $shipped bytes"
 [ "$shipped" -lt 1048576 ] || fail "the change shipped $shipped bytes: not a delta"
 grep -q "batch .*: data/table delta" "$TMP/alpha.log" || fail "the log does not show a delta"
+delta=$shipped
+
+# one write that changes the last 4 KiB and adds 4 KiB: it grew, but the
+# digests tell the twin's bytes changed too, and it ships as a delta
+change "grow and change" 'dd if=/dev/urandom of=/data/table bs=4k count=2 seek=8191 conv=notrunc 2>/dev/null'
+[ "$shipped" -lt 1048576 ] || fail "growing and changing shipped $shipped bytes: not a delta"
+grep -q "batch .*: data/table did not only grow: a delta" "$TMP/alpha.log" ||
+	fail "the grown and changed file was not checked as an append first"
+grown=$shipped
+
+# an append alone: the tail ships, written in place on the twin
+ino_before=$(stat -c %i "$(upper beta db)/data/table")
+change "an append" 'dd if=/dev/urandom bs=100k count=1 2>/dev/null >> /data/table'
+[ "$shipped" -eq 102400 ] || fail "a 100 KiB append shipped $shipped bytes, not its tail"
+grep -q "batch .*: data/table append" "$TMP/alpha.log" || fail "the log does not show an append"
+for i in 1 2 3; do
+	change "append $i" "echo line $i >> /data/table"
+done
+[ "$(stat -c %i "$(upper beta db)/data/table")" = "$ino_before" ] ||
+	fail "the twin's file was replaced, not appended to"
 daemon_stop alpha
-pass "delta of a small change: $shipped bytes for a 32 MiB file"
+pass "delta of a small change: $delta bytes for a 32 MiB file, $grown when it grew too; a 100 KiB append: its tail alone, in place"

@@ -123,6 +123,28 @@ START_TEST(test_small_frames_round_trip)
 	frame_put_empty(&b, FRAME_END);
 	ck_assert_int_eq(decode_all(&b, &f), 1);
 	ck_assert_int_eq(f.type, FRAME_END);
+
+	buf_reset(&b);
+	frame_put_prefixreq(&b, "var/log/app.log", 24ULL << 20);
+	ck_assert_int_eq(decode_all(&b, &f), 1);
+	ck_assert_int_eq(f.type, FRAME_PREFIXREQ);
+	ck_assert_uint_eq(f.u.prefix.len, 24ULL << 20);
+	ck_assert(str_is(f.u.prefix.path, "var/log/app.log"));
+
+	buf_reset(&b);
+	frame_put_bytes(&b, FRAME_PREFIX, data, FRAME_DIGEST_LEN);
+	ck_assert_int_eq(decode_all(&b, &f), 1);
+	ck_assert_uint_eq(f.u.data.len, FRAME_DIGEST_LEN);
+	buf_reset(&b);
+	frame_put_bytes(&b, FRAME_PREFIX, NULL, 0);
+	ck_assert_int_eq(decode_all(&b, &f), 1);
+	ck_assert_uint_eq(f.u.data.len, 0);
+
+	buf_reset(&b);
+	frame_put_gen(&b, FRAME_APPEND, 1ULL << 33);
+	ck_assert_int_eq(decode_all(&b, &f), 1);
+	ck_assert_int_eq(f.type, FRAME_APPEND);
+	ck_assert_uint_eq(f.u.gen, 1ULL << 33);
 	buf_release(&b);
 }
 END_TEST
@@ -188,12 +210,17 @@ START_TEST(test_lying_payloads_are_refused)
 	/* HELLO with a wrong magic. */
 	uint8_t		 magic[] = { 0, 0, 0, 8, FRAME_HELLO, 0, 0, 0,
 	    'X', 'S', 'Y', 'N', 0, 1, 0, 0 };
+	uint8_t		 digest[] = { 0, 0, 0, 5, FRAME_PREFIX, 0, 0, 0,
+	    1, 2, 3, 4, 5 };
 
 	ck_assert_int_eq(decode_bytes(shortstr, sizeof(shortstr), &err), -1);
 	ck_assert_str_eq(err.msg, "frame: malformed REMOVE payload (4 bytes)");
 	ck_assert_int_eq(decode_bytes(nul, sizeof(nul), &err), -1);
 	ck_assert_int_eq(decode_bytes(trailing, sizeof(trailing), &err), -1);
 	ck_assert_int_eq(decode_bytes(magic, sizeof(magic), &err), -1);
+	/* PREFIX is a digest or nothing, never a part of one. */
+	ck_assert_int_eq(decode_bytes(digest, sizeof(digest), &err), -1);
+	ck_assert_str_eq(err.msg, "frame: malformed PREFIX payload (5 bytes)");
 }
 END_TEST
 

@@ -262,6 +262,79 @@ START_TEST(test_misfit_ops_are_skipped_and_reported)
 }
 END_TEST
 
+/* The staged tail lands in place, at the offset, with its mtime. */
+START_TEST(test_append_writes_the_tail_in_place)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	struct stat	 before, after;
+	struct timespec	 ts[2] = { { 0, UTIME_OMIT }, { 1700000000, 5 } };
+	char		*s1 = journal_stage_name(j);
+
+	put(rootfd, "log", "line 1\n");
+	ck_assert_int_eq(fstatat(rootfd, "log", &before, 0), 0);
+	put(stagefd, s1, "line 2\n");
+	fchmodat(stagefd, s1, before.st_mode & 07777, 0);
+	ck_assert_int_eq(utimensat(stagefd, s1, ts, 0), 0);
+	journal_append(j, s1, "log", 7);
+	ck_assert_msg(journal_commit(j, 2, NULL, NULL, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 2\n");
+	ck_assert_int_eq(fstatat(rootfd, "log", &after, 0), 0);
+	ck_assert_uint_eq(after.st_ino, before.st_ino);
+	ck_assert_int_eq(after.st_mtim.tv_sec, 1700000000);
+	ck_assert_int_eq(faccessat(stagefd, s1, F_OK, 0), -1);
+	free(s1);
+	journal_free(j);
+}
+END_TEST
+
+/*
+ * A crash after the tail was written (some or all of it) but before the
+ * staged tail was removed: the replay writes the same bytes at the same
+ * offset, whatever the file's length had become.
+ */
+START_TEST(test_append_replayed_equals_append_once)
+{
+	put(rootfd, "log", "line 1\nline 2\ngarb");	/* torn */
+	put(stagefd, "00000001", "line 2\n");
+	fchmodat(rootfd, "log", 0644, 0);
+	fchmodat(stagefd, "00000001", 0644, 0);
+	put_state("gen", "1\n");
+	put_state("journal", "layersync-journal 1 2\nPHASE\n"
+	    "APPEND 00000001 log 7\nEND\n");
+	ck_assert_uint_eq(recover(), 2);
+	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 2\n");
+	/* done once the staged tail is gone: a second replay is a no-op */
+	put_state("journal", "layersync-journal 1 2\nPHASE\n"
+	    "APPEND 00000001 log 7\nEND\n");
+	ck_assert_uint_eq(recover(), 2);
+	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 2\n");
+}
+END_TEST
+
+/* A twin file shorter than the offset is not the one the primary hashed. */
+START_TEST(test_append_to_a_shorter_file_is_skipped)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	char		 skipped[256] = "";
+	char		*s1 = journal_stage_name(j);
+
+	put(rootfd, "log", "short");
+	put(stagefd, s1, "tail");
+	fchmodat(rootfd, "log", 0644, 0);
+	fchmodat(stagefd, s1, 0644, 0);
+	journal_append(j, s1, "log", 100);
+	ck_assert_msg(journal_commit(j, 2, collect, skipped, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_str_eq(skipped, "log;");
+	ck_assert_str_eq(get(rootfd, "log"), "short");
+	free(s1);
+	journal_free(j);
+}
+END_TEST
+
 START_TEST(test_corrupt_journal_is_an_error)
 {
 	struct ls_err	 err;
@@ -269,6 +342,11 @@ START_TEST(test_corrupt_journal_is_an_error)
 
 	put_state("journal", "layersync-journal 1 6\nPHASE\nMOVE ../x y\n"
 	    "END\n");
+	ck_assert_int_eq(journal_recover(rootfd, stagefd, statedir, &gen,
+	    &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "malformed"));
+	put_state("journal", "layersync-journal 1 6\nPHASE\n"
+	    "APPEND 00000001 log -1\nEND\n");
 	ck_assert_int_eq(journal_recover(rootfd, stagefd, statedir, &gen,
 	    &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "malformed"));
@@ -286,6 +364,9 @@ main(void)
 		test_replay_never_undoes_a_later_phase,
 		test_commit_splits_conflicting_ops_into_phases,
 		test_misfit_ops_are_skipped_and_reported,
+		test_append_writes_the_tail_in_place,
+		test_append_replayed_equals_append_once,
+		test_append_to_a_shorter_file_is_skipped,
 		test_corrupt_journal_is_an_error,
 		NULL
 	};

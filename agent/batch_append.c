@@ -1,0 +1,196 @@
+/*
+ * batch_append: planned files that only grew ship as their new tail.
+ *
+ * inotify says a file changed, not where: a write in the middle looks
+ * like an append. So a file whose size grew (same inode, owner, mode,
+ * one link, no xattrs) is checked, not trusted: the peer hashes the
+ * bytes it holds (PREFIXREQ), we hash the same length of ours, and only
+ * if the digests match does the tail alone ship (APPEND), which the
+ * twin writes in place under its journal. Otherwise, or if the file
+ * changed again meanwhile, it ships whole. This saves the signature of
+ * the whole basis, the delta over the whole file and the whole new copy
+ * on the twin that a delta costs for a log or a journal file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+
+#include "batch_int.h"
+#include "beneath.h"
+#include "log.h"
+
+/* Hashing runs in the daemon's loop: at 1.5 GB/s, about 0.2 s at most. */
+#define APPEND_HASH_MAX	(256ULL * 1024 * 1024)
+
+/* Plan p as an append if the file only grew since the peer's copy. */
+void
+batch_plan_append(struct batch *b, struct batch_plan *p,
+    const struct index_stat *acked)
+{
+	struct ls_err	 err;
+	struct stat	 st;
+	int		 fd;
+
+	if (strcmp(p->path, p->basis) != 0 || acked->size == 0 ||
+	    acked->size > APPEND_HASH_MAX)
+		return;
+	if ((fd = beneath_open(b->rootfd, p->path, O_PATH, 0, &err)) == -1)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_nlink == 1 &&
+	    st.st_ino == (ino_t)acked->ino && st.st_mode == acked->mode &&
+	    st.st_uid == acked->uid && st.st_gid == acked->gid &&
+	    (uint64_t)st.st_size > acked->size) {
+		p->append_at = acked->size;
+		p->ino = st.st_ino;
+	}
+	close(fd);
+}
+
+/* Request k asks for a digest (non-zero: of so many bytes), not a
+ * signature. */
+uint64_t
+batch_delta_append_at(const struct batch *b, size_t k)
+{
+	const struct batch_plan	*p = &b->plan[b->asked[k]];
+
+	return p->replanned ? 0 : p->append_at;
+}
+
+/* SHA-256 of fd's first len bytes into md; -1 if it could not be read. */
+static int
+hash_prefix(int fd, uint64_t len, unsigned char *md)
+{
+	char		 chunk[256 * 1024];
+	EVP_MD_CTX	*ctx;
+	unsigned int	 mdlen = 0;
+	uint64_t	 off = 0;
+	ssize_t		 n;
+	int		 r = -1;
+
+	if ((ctx = EVP_MD_CTX_new()) == NULL ||
+	    !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
+		goto out;
+	while (off < len) {
+		n = pread(fd, chunk, len - off < sizeof(chunk) ?
+		    (size_t)(len - off) : sizeof(chunk), (off_t)off);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n <= 0 || !EVP_DigestUpdate(ctx, chunk, (size_t)n))
+			goto out;
+		off += (uint64_t)n;
+	}
+	if (EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == FRAME_DIGEST_LEN)
+		r = 0;
+out:
+	EVP_MD_CTX_free(ctx);
+	return r;
+}
+
+/*
+ * Our digests of the planned appends, while the peer makes its own:
+ * the caller sends the PREFIXREQs first. A file that cannot be read
+ * as planned (replaced, shrunk) is left unhashed and ships whole.
+ */
+void
+batch_hash_prefixes(struct batch *b)
+{
+	struct batch_plan	*p;
+	struct ls_err		 err;
+	struct stat		 st;
+	size_t			 i;
+	int			 fd;
+
+	for (i = 0; i < b->nplan; i++) {
+		p = &b->plan[i];
+		if (p->append_at == 0)
+			continue;
+		if ((fd = beneath_open(b->rootfd, p->path, O_RDONLY, 0,
+		    &err)) == -1)
+			continue;
+		p->hashed = fstat(fd, &st) == 0 && st.st_ino == p->ino &&
+		    (uint64_t)st.st_size >= p->append_at &&
+		    hash_prefix(fd, p->append_at, p->digest) == 0;
+		close(fd);
+	}
+}
+
+/* The peer's PREFIX, request k's answer: len 0, it has no such file. */
+void
+batch_delta_prefix(struct batch *b, size_t k, const void *md, size_t len)
+{
+	struct batch_plan	*p = &b->plan[b->asked[k]];
+
+	if ((p->peer_has = len == FRAME_DIGEST_LEN))
+		memcpy(p->peer, md, FRAME_DIGEST_LEN);
+}
+
+static int
+digests_match(const struct batch_plan *p)
+{
+	return p->hashed && p->peer_has &&
+	    memcmp(p->digest, p->peer, FRAME_DIGEST_LEN) == 0;
+}
+
+/*
+ * Once every digest is in: the appends whose prefix changed too (a
+ * database file grows and changes inside) become deltas, asked as the
+ * next requests. Returns how many; the caller asks for their
+ * signatures. A file the peer does not hold as planned ships whole.
+ */
+size_t
+batch_replan_appends(struct batch *b)
+{
+	struct batch_plan	*p;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < b->nplan; i++) {
+		p = &b->plan[i];
+		if (p->append_at == 0 || p->replanned || !p->peer_has ||
+		    digests_match(p))
+			continue;
+		log_debug("batch %" PRIu64 ": %s did not only grow: a delta",
+		    b->gen, p->path);
+		p->replanned = 1;
+		batch_ask(b, i);
+		n++;
+	}
+	return n;
+}
+
+/*
+ * Plan index of se if it ships as an append, else -1: the digests
+ * matched and it is still the file that was hashed, grown, with
+ * what the peer holds unchanged otherwise.
+ */
+ssize_t
+batch_append_for(const struct batch *b, const struct source_entry *se,
+    const struct index_stat *acked)
+{
+	const struct batch_plan	*p;
+	size_t			 i;
+
+	if (se->kind != ENTRY_REG || se->nxattr != 0 || acked == NULL)
+		return -1;
+	for (i = 0; i < b->nplan; i++) {
+		p = &b->plan[i];
+		if (p->append_at == 0 || p->replanned ||
+		    strcmp(p->path, se->path) != 0)
+			continue;
+		if (!digests_match(p))
+			return -1;
+		if (se->st.st_ino != p->ino || se->st.st_nlink != 1 ||
+		    (uint64_t)se->st.st_size < p->append_at ||
+		    acked->size != p->append_at ||
+		    se->st.st_mode != acked->mode ||
+		    se->st.st_uid != acked->uid || se->st.st_gid != acked->gid)
+			return -1;
+		return (ssize_t)i;
+	}
+	return -1;
+}
