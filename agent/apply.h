@@ -15,14 +15,14 @@
  * Durable: a regular file is fsynced before its rename. Each operation
  * records the directories it changed (by inode, holding an fd); the
  * caller makes a batch durable with one apply_sync(), which fsyncs
- * each of them once. Past APPLY_MAX_DIRTY directories, or if one
- * cannot be recorded, apply_sync() falls back to syncfs(2) on the root.
+ * each of them once, or makes one syncfs(2) on the root when the costs
+ * it measured say that is cheaper for so many (see apply.c), past
+ * APPLY_MAX_DIRTY directories, or if one cannot be recorded.
  * apply_new_staged() is for a tree nothing refers to until the caller's
  * apply_sync() (the receiver's stage, before the journal commits): a
  * regular file is not fsynced at commit but kept, like a directory, for
- * apply_sync(). A small batch then pays one fsync per entry (about 1 ms
- * here, against 15 ms for a syncfs); a large one goes past
- * APPLY_MAX_DIRTY and gets one syncfs instead of 5,000 flushes.
+ * apply_sync(). A small batch then pays one fsync per entry; a large
+ * one, one syncfs instead of 5,000 flushes.
  * apply_note_dir() records a directory the caller changed itself.
  *
  * Metadata order matters: chown before chmod (chown clears setuid and
