@@ -110,10 +110,11 @@ batch_hash_prefixes(struct batch *b)
 		p = &b->plan[i];
 		if (p->append_at == 0)
 			continue;
-		if ((fd = beneath_open(b->rootfd, p->path, O_RDONLY, 0,
+		/* the container's tree: never open a FIFO or a device */
+		if ((fd = beneath_open_reg(b->rootfd, p->path, O_RDONLY, &st,
 		    &err)) == -1)
 			continue;
-		p->hashed = fstat(fd, &st) == 0 && st.st_ino == p->ino &&
+		p->hashed = st.st_ino == p->ino &&
 		    (uint64_t)st.st_size >= p->append_at &&
 		    hash_prefix(fd, p->append_at, p->digest) == 0;
 		close(fd);

@@ -190,6 +190,47 @@ beneath_open(int rootfd, const char *rel, int flags, mode_t mode,
 	return fd;
 }
 
+/* Open the inode an O_PATH fd pinned, through that fd (not its name). */
+int
+beneath_reopen(int pathfd, int flags)
+{
+	char	 proc[64];
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
+	return open(proc, flags | O_CLOEXEC);
+}
+
+/*
+ * Open rel, a regular file, for I/O: resolved with O_PATH first and
+ * reopened only once fstat says it is one, so that neither a FIFO
+ * (which would block) nor a device swapped in is ever opened.
+ * -1 with EINVAL (a misfit to callers) if it is something else.
+ */
+int
+beneath_open_reg(int rootfd, const char *rel, int flags, struct stat *st,
+    struct ls_err *err)
+{
+	int	 pfd, fd;
+
+	if ((pfd = beneath_open(rootfd, rel, O_PATH, 0, err)) == -1)
+		return -1;
+	if (fstat(pfd, st) == -1) {
+		ls_err_sys(err, "fstat");
+		close(pfd);
+		return -1;
+	}
+	if (!S_ISREG(st->st_mode)) {
+		close(pfd);
+		ls_err_set(err, "%s: not a regular file", rel);
+		errno = EINVAL;
+		return -1;
+	}
+	if ((fd = beneath_reopen(pfd, flags)) == -1)
+		open_error(err, "open", rel);
+	close(pfd);
+	return fd;
+}
+
 /* For names read from the tree itself; "" reopens dirfd. */
 int
 beneath_openat(int dirfd, const char *path, int flags, struct ls_err *err)

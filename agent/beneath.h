@@ -21,6 +21,7 @@
 #ifndef LS_BENEATH_H
 #define LS_BENEATH_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -45,6 +46,9 @@ int	 beneath_open(int rootfd, const char *rel, int flags, mode_t mode,
  */
 int	 beneath_parent(int rootfd, const char *rel, const char **leafp,
 	    struct ls_err *);
+int	 beneath_reopen(int pathfd, int flags);
+int	 beneath_open_reg(int rootfd, const char *rel, int flags,
+	    struct stat *, struct ls_err *);
 /* Like beneath_open for a path read from the tree: no path_valid(). */
 int	 beneath_openat(int dirfd, const char *path, int flags,
 	    struct ls_err *);

@@ -255,13 +255,10 @@ op_append(struct journal *j, const struct jop *op, struct ls_err *err)
 		return -1;
 	}
 	r = -1;
-	if ((fd = beneath_open(j->rootfd, op->b, O_WRONLY, 0, err)) == -1)
+	if ((fd = beneath_open_reg(j->rootfd, op->b, O_WRONLY, &live,
+	    err)) == -1)
 		goto out;
-	if (fstat(fd, &live) == -1) {
-		ls_err_sys(err, "%s", op->b);
-		goto out;
-	}
-	if (!S_ISREG(live.st_mode) || live.st_nlink != 1 ||
+	if (live.st_nlink != 1 ||
 	    (unsigned long long)live.st_size < off ||
 	    off > (unsigned long long)INT64_MAX - (unsigned long long)st.st_size ||
 	    live.st_uid != st.st_uid || live.st_gid != st.st_gid ||

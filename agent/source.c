@@ -76,15 +76,6 @@ read_xattrs(int fd, struct source_entry *se, struct ls_err *err)
 	return 0;
 }
 
-/* Open the pinned inode for reading through its O_PATH fd. */
-static int
-reopen(int pathfd, int flags)
-{
-	char	 proc[64];
-
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", pathfd);
-	return open(proc, flags | O_CLOEXEC);
-}
 
 /* readlinkat(fd, "") reads the symlink an O_PATH fd refers to. */
 static int
@@ -130,7 +121,7 @@ source_read(int rootfd, const char *path, struct source_entry *se,
 		goto out;
 	}
 	if (se->kind == ENTRY_REG || se->kind == ENTRY_DIR) {
-		if ((rfd = reopen(pfd, O_RDONLY | (se->kind == ENTRY_DIR ?
+		if ((rfd = beneath_reopen(pfd, O_RDONLY | (se->kind == ENTRY_DIR ?
 		    O_DIRECTORY : 0))) == -1) {
 			ls_err_sys(err, "%s: open", path);
 			goto out;

@@ -335,6 +335,25 @@ START_TEST(test_append_to_a_shorter_file_is_skipped)
 }
 END_TEST
 
+/* Nor is a FIFO in its place, which is never opened (it would block). */
+START_TEST(test_append_to_a_fifo_is_skipped)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	char		 skipped[256] = "";
+	char		*s1 = journal_stage_name(j);
+
+	ck_assert_int_eq(mkfifoat(rootfd, "log", 0644), 0);
+	put(stagefd, s1, "tail");
+	journal_append(j, s1, "log", 0);
+	ck_assert_msg(journal_commit(j, 2, collect, skipped, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_str_eq(skipped, "log;");
+	free(s1);
+	journal_free(j);
+}
+END_TEST
+
 START_TEST(test_corrupt_journal_is_an_error)
 {
 	struct ls_err	 err;
@@ -367,6 +386,7 @@ main(void)
 		test_append_writes_the_tail_in_place,
 		test_append_replayed_equals_append_once,
 		test_append_to_a_shorter_file_is_skipped,
+		test_append_to_a_fifo_is_skipped,
 		test_corrupt_journal_is_an_error,
 		NULL
 	};
