@@ -84,6 +84,7 @@ struct batch {
 	size_t			 nplan;
 	size_t			*asked;		/* plan of each request */
 	size_t			 nasked;
+	uint64_t		 append_hashed;	/* prefix bytes planned */
 	int			 sweep;		/* after the walk: 1 due, 2 done */
 	int			 committed;
 	struct batch_stats	 stats;
