@@ -3,6 +3,7 @@
  * committed files, and patches of them into staged files.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -11,11 +12,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
 
 #include "apply.h"
 #include "conf.h"
 #include "delta.h"
+#include "digest.h"
 #include "journal.h"
 #include "log.h"
 #include "source.h"
@@ -144,12 +145,8 @@ int
 recv_on_prefixreq(struct recv *r, const struct frame *f, struct ls_err *err)
 {
 	struct source_entry	 se;
-	unsigned char		 md[EVP_MAX_MD_SIZE];
-	char			 chunk[FRAME_MAX_DATA], *path;
-	uint64_t		 left = f->u.prefix.len;
-	unsigned int		 mdlen = 0;
-	EVP_MD_CTX		*ctx = NULL;
-	ssize_t			 n;
+	unsigned char		 md[FRAME_DIGEST_LEN];
+	char			*path;
 	int			 rc = -1;
 
 	if (r->journal == NULL ||
@@ -157,41 +154,17 @@ recv_on_prefixreq(struct recv *r, const struct frame *f, struct ls_err *err)
 		return -1;
 	if (source_read(r->rootfd, path, &se, err) == -1 ||
 	    se.kind != ENTRY_REG || se.st.st_nlink != 1 ||
-	    (uint64_t)se.st.st_size != left ||
+	    (uint64_t)se.st.st_size != f->u.prefix.len ||
 	    fd_has_copyable_xattrs(se.fd) != 0) {
 		frame_put_bytes(&r->obuf, FRAME_PREFIX, NULL, 0);
 		rc = 0;
-		goto out;
+	} else if (digest_prefix(se.fd, f->u.prefix.len, md) == -1)
+		ls_err_sys(err, "%s: SHA-256 of its %" PRIu64 " bytes", path,
+		    f->u.prefix.len);
+	else {
+		frame_put_bytes(&r->obuf, FRAME_PREFIX, md, sizeof(md));
+		rc = 0;
 	}
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL)) {
-		ls_err_set(err, "SHA-256: cannot start a digest");
-		goto out;
-	}
-	while (left > 0) {
-		if ((n = read(se.fd, chunk, left < sizeof(chunk) ?
-		    (size_t)left : sizeof(chunk))) <= 0) {
-			if (n == -1 && errno == EINTR)
-				continue;
-			ls_err_sys(err, "%s: read", path);
-			if (n == 0)
-				ls_err_set(err, "%s: shorter than its size", path);
-			goto out;
-		}
-		if (!EVP_DigestUpdate(ctx, chunk, (size_t)n)) {
-			ls_err_set(err, "SHA-256: update failed");
-			goto out;
-		}
-		left -= (uint64_t)n;
-	}
-	if (!EVP_DigestFinal_ex(ctx, md, &mdlen) || mdlen != FRAME_DIGEST_LEN) {
-		ls_err_set(err, "SHA-256: final failed");
-		goto out;
-	}
-	frame_put_bytes(&r->obuf, FRAME_PREFIX, md, mdlen);
-	rc = 0;
-out:
-	EVP_MD_CTX_free(ctx);
 	source_entry_clear(&se);
 	free(path);
 	return rc;

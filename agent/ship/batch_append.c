@@ -19,10 +19,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <openssl/evp.h>
-
 #include "batch_int.h"
 #include "beneath.h"
+#include "digest.h"
 #include "log.h"
 
 /*
@@ -68,36 +67,6 @@ batch_delta_append_at(const struct batch *b, size_t k)
 	return p->replanned ? 0 : p->append_at;
 }
 
-/* SHA-256 of fd's first len bytes into md; -1 if it could not be read. */
-static int
-hash_prefix(int fd, uint64_t len, unsigned char *md)
-{
-	char		 chunk[256 * 1024];
-	EVP_MD_CTX	*ctx;
-	unsigned int	 mdlen = 0;
-	uint64_t	 off = 0;
-	ssize_t		 n;
-	int		 r = -1;
-
-	if ((ctx = EVP_MD_CTX_new()) == NULL ||
-	    !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL))
-		goto out;
-	while (off < len) {
-		n = pread(fd, chunk, len - off < sizeof(chunk) ?
-		    (size_t)(len - off) : sizeof(chunk), (off_t)off);
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n <= 0 || !EVP_DigestUpdate(ctx, chunk, (size_t)n))
-			goto out;
-		off += (uint64_t)n;
-	}
-	if (EVP_DigestFinal_ex(ctx, md, &mdlen) && mdlen == FRAME_DIGEST_LEN)
-		r = 0;
-out:
-	EVP_MD_CTX_free(ctx);
-	return r;
-}
-
 /*
  * Our digests of the planned appends, while the peer makes its own:
  * the caller sends the PREFIXREQs first. A file that cannot be read
@@ -122,7 +91,7 @@ batch_hash_prefixes(struct batch *b)
 			continue;
 		p->hashed = st.st_ino == p->ino &&
 		    (uint64_t)st.st_size >= p->append_at &&
-		    hash_prefix(fd, p->append_at, p->digest) == 0;
+		    digest_prefix(fd, p->append_at, p->digest) == 0;
 		close(fd);
 	}
 }
