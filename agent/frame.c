@@ -34,17 +34,24 @@ take(struct cursor *c, size_t n)
 }
 
 static uint64_t
-get_be(struct cursor *c, size_t n)
+be_n(const uint8_t *p, size_t n)
 {
-	const uint8_t	*p = take(c, n);
 	uint64_t	 v = 0;
 	size_t		 i;
 
-	if (p == NULL)
-		return 0;
 	for (i = 0; i < n; i++)
 		v = v << 8 | p[i];
 	return v;
+}
+
+#define be64(p)		(be_n(p, 8))
+
+static uint64_t
+get_be(struct cursor *c, size_t n)
+{
+	const uint8_t	*p = take(c, n);
+
+	return p == NULL ? 0 : be_n(p, n);
 }
 
 #define get_u8(c)	((uint8_t)get_be(c, 1))
@@ -114,6 +121,26 @@ walk_twin(struct cursor *c)
 	return 0;
 }
 
+/* PATCH: whole (offset, length) pairs, each non-empty, sorted, apart. */
+static int
+ranges_valid(const uint8_t *p, size_t len)
+{
+	uint64_t	 off, n, end = 0;
+	size_t		 i;
+
+	if (len % 16 != 0 || len / 16 > FRAME_MAX_RANGES)
+		return 0;
+	for (i = 0; i < len; i += 16) {
+		off = be64(p + i);
+		n = be64(p + i + 8);
+		if (n == 0 || (i > 0 && off <= end) || off > UINT64_MAX - n ||
+		    off + n > (uint64_t)INT64_MAX)
+			return 0;
+		end = off + n;
+	}
+	return 1;
+}
+
 static int
 decode_payload(struct cursor *c, struct frame *f)
 {
@@ -157,6 +184,11 @@ decode_payload(struct cursor *c, struct frame *f)
 		f->u.data.len = c->left;
 		f->u.data.p = take(c, c->left);
 		return 0;
+	case FRAME_PATCH:
+		f->u.data.offset = 0;
+		f->u.data.len = c->left;
+		f->u.data.p = take(c, c->left);
+		return ranges_valid(f->u.data.p, f->u.data.len) ? 0 : -1;
 	case FRAME_END:
 	case FRAME_TWIN_OK:
 	case FRAME_NEED_IMAGE:
@@ -233,7 +265,7 @@ frame_type_name(int type)
 		"REMOVE", "RENAME", "COMMIT", "ACK", "ERROR", "TWIN",
 		"TWIN_OK", "SKIPPED", "SIGREQ", "SIG", "SIGEND", "DELTA",
 		"NEED_IMAGE", "IMAGE", "IMAGE_END", "DIVERGED", "HANDOVER",
-		"OPEN_CKPT", "PREFIXREQ", "PREFIX", "APPEND"
+		"OPEN_CKPT", "PREFIXREQ", "PREFIX", "APPEND", "PATCH"
 	};
 
 	if (type <= 0 || type >= FRAME__MAX)
@@ -360,6 +392,31 @@ frame_put_data(struct buf *b, uint64_t offset, const void *p, size_t len)
 	put_be(b, offset, 8);
 	buf_add(b, p, len);
 	finish(b, s);
+}
+
+void
+frame_put_patch(struct buf *b, const struct frame_range *r, size_t n)
+{
+	size_t	 s = begin(b, FRAME_PATCH), i;
+
+	for (i = 0; i < n; i++) {
+		put_be(b, r[i].off, 8);
+		put_be(b, r[i].len, 8);
+	}
+	finish(b, s);
+}
+
+/* A decoded PATCH's ranges (at most FRAME_MAX_RANGES) into r; how many. */
+size_t
+frame_patch_ranges(const struct frame *f, struct frame_range *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < f->u.data.len / 16; i++) {
+		r[i].off = be64(f->u.data.p + 16 * i);
+		r[i].len = be64(f->u.data.p + 16 * i + 8);
+	}
+	return i;
 }
 
 /* SIG, DELTA: a chunk of a stream, at most FRAME_MAX_DATA bytes. */

@@ -71,6 +71,13 @@
  *					bytes, their digest confirmed by
  *					PREFIX) with the bytes from offset
  *					on: DATA frames carry only those
+ *	PATCH	 p->s	n * (u64 offset, u64 length), n at most
+ *			FRAME_MAX_RANGES, sorted and apart: the next
+ *			ENTRY, a regular file, is its twin's file (whose
+ *			signature, asked by SIGREQ, matched ours block for
+ *			block outside them) with these ranges rewritten in
+ *			place and cut to the entry's size: DATA frames
+ *			carry only those ranges
  *
  * The receiver trusts nothing: frame_decode() bounds every length
  * against the frame type before a payload is looked at, and paths are
@@ -87,7 +94,7 @@
 #include "err.h"
 
 #define FRAME_MAGIC		0x4c53594eU	/* "LSYN" */
-#define FRAME_VERSION		4
+#define FRAME_VERSION		5
 #define FRAME_HDR_LEN		8
 #define FRAME_MAX_DATA		(256 * 1024)	/* DATA bytes per frame */
 #define FRAME_MAX_PAYLOAD	(FRAME_MAX_DATA + 64)
@@ -96,6 +103,7 @@
 #define FRAME_MAX_XATTR_VALUE	65536
 #define FRAME_MAX_LIST		1024	/* strings in one TWIN list */
 #define FRAME_DIGEST_LEN	32	/* PREFIX: SHA-256 */
+#define FRAME_MAX_RANGES	256	/* PATCH: ranges of one file */
 
 enum frame_type {
 	FRAME_HELLO = 1,
@@ -125,6 +133,7 @@ enum frame_type {
 	FRAME_PREFIXREQ,
 	FRAME_PREFIX,
 	FRAME_APPEND,
+	FRAME_PATCH,
 	FRAME__MAX
 };
 
@@ -144,6 +153,11 @@ enum entry_kind {
 struct frame_str {
 	const char	*p;
 	size_t		 len;
+};
+
+/* A byte range of a file: PATCH. */
+struct frame_range {
+	uint64_t	 off, len;
 };
 
 struct frame_xattr {
@@ -181,7 +195,8 @@ struct frame {
 			uint64_t		 offset;
 			const uint8_t		*p;
 			size_t			 len;
-		} data;			/* DATA; SIG, DELTA, PREFIX: offset 0 */
+		} data;			/* DATA; SIG, DELTA, PREFIX, PATCH:
+					 * offset 0 */
 		struct {
 			uint64_t		 len;
 			struct frame_str	 path;
@@ -207,6 +222,8 @@ void	 frame_put_bytes(struct buf *, enum frame_type, const void *, size_t);
 void	 frame_put_empty(struct buf *, enum frame_type);
 void	 frame_put_rename(struct buf *, const char *, const char *);
 void	 frame_put_prefixreq(struct buf *, const char *, uint64_t len);
+void	 frame_put_patch(struct buf *, const struct frame_range *, size_t);
+size_t	 frame_patch_ranges(const struct frame *, struct frame_range *);
 void	 frame_put_twin(struct buf *, const struct twin_spec *);
 void	 frame_get_twin(const struct frame *, struct twin_spec *);
 

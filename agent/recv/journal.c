@@ -8,7 +8,8 @@
  *			  PHASE
  *			  MOVE staged path | DIR staged path | REMOVE path |
  *			  RENAME from to | LINK target path |
- *			  APPEND staged path offset
+ *			  APPEND staged path offset |
+ *			  PATCH staged path OFF+LEN,OFF+LEN...
  *			  ...
  *			  END
  *	journal.done	"K\n": phases 1..K have run and are durable
@@ -38,7 +39,8 @@
 #include "xmalloc.h"
 
 static const char *const jop_names[] = {
-	"PHASE", "MOVE", "DIR", "REMOVE", "RENAME", "LINK", "APPEND"
+	"PHASE", "MOVE", "DIR", "REMOVE", "RENAME", "LINK", "APPEND",
+	"PATCH"
 };
 
 struct journal *
@@ -144,6 +146,26 @@ journal_append(struct journal *j, const char *staged, const char *path,
 	j->nops++;
 }
 
+/* Staged holds path's new bytes in the ranges: write them in place. */
+void
+journal_patch(struct journal *j, const char *staged, const char *path,
+    const struct frame_range *r, size_t n)
+{
+	struct buf	 text;
+	size_t		 i;
+
+	buf_init(&text);
+	for (i = 0; i < n; i++)
+		buf_addf(&text, "%s%" PRIu64 "+%" PRIu64, i > 0 ? "," : "",
+		    r[i].off, r[i].len);
+	if (n == 0)
+		buf_addstr(&text, JOURNAL_NO_RANGES);
+	buf_add(&text, "", 1);
+	add(&j->ops, JOP_PATCH, staged, path, (const char *)text.data);
+	buf_release(&text);
+	j->nops++;
+}
+
 size_t
 journal_ops(const struct journal *j)
 {
@@ -158,6 +180,7 @@ touched_paths(const struct jop *op, const char *p[2])
 	case JOP_MOVE:
 	case JOP_DIR:
 	case JOP_APPEND:
+	case JOP_PATCH:
 		p[0] = op->b;
 		return 1;
 	case JOP_REMOVE:
@@ -282,8 +305,8 @@ kind_of(const char *word)
 static int
 nargs(enum jop_kind k)
 {
-	return k == JOP_PHASE ? 0 : k == JOP_REMOVE ? 1 : k == JOP_APPEND ?
-	    3 : 2;
+	return k == JOP_PHASE ? 0 : k == JOP_REMOVE ? 1 : k == JOP_APPEND ||
+	    k == JOP_PATCH ? 3 : 2;
 }
 
 static int
@@ -309,6 +332,9 @@ op_valid(enum jop_kind k, const char *a, const char *b, const char *c)
 	case JOP_APPEND:
 		return staged_name_valid(a) && path_valid(b, NULL) == 0 &&
 		    offset_valid(c);
+	case JOP_PATCH:
+		return staged_name_valid(a) && path_valid(b, NULL) == 0 &&
+		    journal_ranges_parse(c, NULL) != -1;
 	case JOP_MOVE:
 	case JOP_DIR:
 		return staged_name_valid(a) && path_valid(b, NULL) == 0;

@@ -55,6 +55,9 @@ void		 journal_link(struct journal *, const char *target,
 		    const char *path);
 void		 journal_append(struct journal *, const char *staged,
 		    const char *path, uint64_t offset);
+struct frame_range;
+void		 journal_patch(struct journal *, const char *staged,
+		    const char *path, const struct frame_range *, size_t);
 size_t		 journal_ops(const struct journal *);
 typedef void	journal_skip_cb(const char *path, void *);
 

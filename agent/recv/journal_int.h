@@ -7,6 +7,7 @@
 
 #include <bsd/sys/queue.h>
 
+#include "frame.h"
 #include "journal.h"
 
 struct apply;
@@ -19,15 +20,16 @@ enum jop_kind {
 	JOP_RENAME,
 	JOP_LINK,
 	JOP_APPEND,
+	JOP_PATCH,
 };
-
 
 struct jop {
 	TAILQ_ENTRY(jop)	 entry;
 	enum jop_kind		 kind;
 	char			*a;	/* staged name, path, from, target */
 	char			*b;	/* path, to; NULL for REMOVE, PHASE */
-	char			*c;	/* APPEND: the offset; else NULL */
+	char			*c;	/* APPEND: the offset; PATCH: the
+					 * ranges; else NULL */
 };
 TAILQ_HEAD(jops, jop);
 
@@ -42,6 +44,9 @@ struct journal {
 	uint64_t	 seq;		/* stage names */
 };
 
+/* PATCH's ranges, "OFF+LEN,..." or "-" for none: how many, or -1. */
+#define JOURNAL_NO_RANGES "-"
+int	journal_ranges_parse(const char *, struct frame_range *);
 int	journal_run_op(struct journal *, struct apply *, const struct jop *,
 	    struct ls_err *);
 

@@ -199,8 +199,9 @@ op_link(struct journal *j, struct apply *ap, const struct jop *op,
 	return apply_node(ap, &e, err);
 }
 
+/* len bytes of the stage at soff go to fd at off. */
 static int
-copy_tail(int sfd, int fd, off_t off, off_t len)
+copy_range(int sfd, off_t soff, int fd, off_t off, off_t len)
 {
 	char	 buf[256 * 1024];
 	off_t	 done = 0;
@@ -208,7 +209,7 @@ copy_tail(int sfd, int fd, off_t off, off_t len)
 
 	while (done < len) {
 		if ((n = pread(sfd, buf, (size_t)(len - done) < sizeof(buf) ?
-		    (size_t)(len - done) : sizeof(buf), done)) <= 0) {
+		    (size_t)(len - done) : sizeof(buf), soff + done)) <= 0) {
 			if (n == 0)
 				errno = EIO;	/* the stage shrank: not ours */
 			if (n == -1 && errno == EINTR)
@@ -230,6 +231,60 @@ copy_tail(int sfd, int fd, off_t off, off_t len)
 }
 
 /*
+ * Can the twin's file live take the staged st's bytes in place? Only
+ * the one file the primary compared against: one link (another name
+ * would change too), the owner and mode the entry has, and no xattrs
+ * (the entry's would have to replace them).
+ */
+static int
+fits_in_place(int fd, const struct stat *live, const struct stat *st)
+{
+	return live->st_nlink == 1 && live->st_uid == st->st_uid &&
+	    live->st_gid == st->st_gid &&
+	    (live->st_mode & 07777) == (st->st_mode & 07777) &&
+	    fd_has_copyable_xattrs(fd) == 0;
+}
+
+/* Open the stage (sfd, st) and the twin's regular file (fd, live). */
+static int
+open_in_place(struct journal *j, const struct jop *op, int *sfd,
+    struct stat *st, struct stat *live, struct ls_err *err)
+{
+	int	 fd;
+
+	if ((*sfd = openat(j->stagefd, op->a, O_RDONLY | O_NOFOLLOW |
+	    O_CLOEXEC)) == -1 || fstat(*sfd, st) == -1) {
+		ls_err_sys(err, "stage %s", op->a);
+		if (*sfd != -1)
+			close(*sfd);
+		return -1;
+	}
+	if ((fd = beneath_open_reg(j->rootfd, op->b, O_WRONLY, live,
+	    err)) == -1)
+		close(*sfd);
+	return fd;
+}
+
+/* The twin's file has its new bytes: its size, times, then durable. */
+static int
+finish_in_place(struct journal *j, const struct jop *op, int fd,
+    const struct stat *st, off_t size, struct ls_err *err)
+{
+	struct timespec	 ts[2] = { st->st_atim, st->st_mtim };
+
+	if (ftruncate(fd, size) == -1 || futimens(fd, ts) == -1 ||
+	    fsync(fd) == -1) {
+		ls_err_sys(err, "%s", op->b);
+		return -1;
+	}
+	if (unlinkat(j->stagefd, op->a, 0) == -1) {
+		ls_err_sys(err, "stage %s", op->a);
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * The staged tail goes in place, at offset, into the twin's file. Run
  * again after a crash it writes the same bytes at the same place, so
  * it is done only once the staged tail is gone, and that happens after
@@ -241,52 +296,111 @@ static int
 op_append(struct journal *j, const struct jop *op, struct ls_err *err)
 {
 	struct stat		 st, live;
-	struct timespec		 ts[2];
 	unsigned long long	 off = strtoull(op->c, NULL, 10);
-	int			 sfd, fd = -1, r = -1;
+	int			 sfd, fd, r;
 
 	if ((r = staged_exists(j->stagefd, op->a, err)) != 1)
 		return r;
-	if ((sfd = openat(j->stagefd, op->a, O_RDONLY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1 || fstat(sfd, &st) == -1) {
-		ls_err_sys(err, "stage %s", op->a);
-		if (sfd != -1)
-			close(sfd);
+	if ((fd = open_in_place(j, op, &sfd, &st, &live, err)) == -1)
 		return -1;
-	}
 	r = -1;
-	if ((fd = beneath_open_reg(j->rootfd, op->b, O_WRONLY, &live,
-	    err)) == -1)
-		goto out;
-	if (live.st_nlink != 1 ||
+	if (!fits_in_place(fd, &live, &st) ||
 	    (unsigned long long)live.st_size < off ||
-	    off > (unsigned long long)INT64_MAX - (unsigned long long)st.st_size ||
-	    live.st_uid != st.st_uid || live.st_gid != st.st_gid ||
-	    (live.st_mode & 07777) != (st.st_mode & 07777) ||
-	    fd_has_copyable_xattrs(fd) != 0) {
+	    off > (unsigned long long)INT64_MAX - (unsigned long long)st.st_size) {
 		ls_err_set(err, "%s: not the file the primary appended to",
 		    op->b);
 		errno = EINVAL;		/* a misfit: shipped again */
-		goto out;
-	}
-	ts[0] = st.st_atim;
-	ts[1] = st.st_mtim;
-	if (copy_tail(sfd, fd, (off_t)off, st.st_size) == -1 ||
-	    ftruncate(fd, (off_t)off + st.st_size) == -1 ||
-	    futimens(fd, ts) == -1 || fsync(fd) == -1) {
+	} else if (copy_range(sfd, 0, fd, (off_t)off, st.st_size) == -1)
 		ls_err_sys(err, "append to %s", op->b);
-		goto out;
-	}
-	if (unlinkat(j->stagefd, op->a, 0) == -1) {
-		ls_err_sys(err, "stage %s", op->a);
-		goto out;
-	}
-	r = 0;
-out:
-	if (fd != -1)
-		close(fd);
+	else
+		r = finish_in_place(j, op, fd, &st, (off_t)off + st.st_size,
+		    err);
+	close(fd);
 	close(sfd);
 	return r;
+}
+
+/*
+ * PATCH: the stage is the new file, sparse but for the ranges that
+ * differ from the twin's file; those ranges go in place, then the
+ * file takes the new size. Like an append, a replay writes the same
+ * bytes again, and the stage goes last. A twin's file that does not
+ * fit (see fits_in_place) is shipped again whole.
+ */
+static int
+op_patch(struct journal *j, const struct jop *op, struct ls_err *err)
+{
+	struct frame_range	 rg[FRAME_MAX_RANGES];
+	struct stat		 st, live;
+	int			 n = journal_ranges_parse(op->c, rg);
+	int			 i, sfd, fd, r;
+
+	if ((r = staged_exists(j->stagefd, op->a, err)) != 1)
+		return r;
+	if ((fd = open_in_place(j, op, &sfd, &st, &live, err)) == -1)
+		return -1;
+	r = -1;
+	if (!fits_in_place(fd, &live, &st)) {
+		ls_err_set(err, "%s: not the file the primary patched", op->b);
+		errno = EINVAL;		/* a misfit: shipped again */
+		goto out;
+	}
+	for (i = 0; i < n; i++)
+		if (rg[i].off + rg[i].len > (uint64_t)st.st_size ||
+		    copy_range(sfd, (off_t)rg[i].off, fd, (off_t)rg[i].off,
+		    (off_t)rg[i].len) == -1) {
+			if (rg[i].off + rg[i].len > (uint64_t)st.st_size)
+				errno = EIO;	/* the stage is not ours */
+			ls_err_sys(err, "patch %s", op->b);
+			goto out;
+		}
+	r = finish_in_place(j, op, fd, &st, st.st_size, err);
+out:
+	close(fd);
+	close(sfd);
+	return r;
+}
+
+/* Decimal digits at *s (at most 19) into *v; *s moves past them. */
+static int
+take_u64(const char **s, uint64_t *v)
+{
+	size_t	 n = strspn(*s, "0123456789");
+	char	 digits[20];
+
+	if (n == 0 || n > 19)
+		return -1;
+	memcpy(digits, *s, n);
+	digits[n] = '\0';
+	*v = strtoull(digits, NULL, 10);
+	*s += n;
+	return 0;
+}
+
+int
+journal_ranges_parse(const char *s, struct frame_range *r)
+{
+	struct frame_range	 one;
+	uint64_t		 end = 0;
+	int			 n = 0;
+
+	if (strcmp(s, JOURNAL_NO_RANGES) == 0)
+		return 0;
+	for (;;) {
+		if (take_u64(&s, &one.off) == -1 || *s++ != '+' ||
+		    take_u64(&s, &one.len) == -1 || n == FRAME_MAX_RANGES ||
+		    one.len == 0 || (n > 0 && one.off <= end) ||
+		    one.off > (uint64_t)INT64_MAX - one.len)
+			return -1;
+		end = one.off + one.len;
+		if (r != NULL)
+			r[n] = one;
+		n++;
+		if (*s == '\0')
+			return n;
+		if (*s++ != ',')
+			return -1;
+	}
 }
 
 int
@@ -306,6 +420,8 @@ journal_run_op(struct journal *j, struct apply *ap, const struct jop *op,
 		return op_link(j, ap, op, err);
 	case JOP_APPEND:
 		return op_append(j, op, err);
+	case JOP_PATCH:
+		return op_patch(j, op, err);
 	default:
 		return 0;
 	}

@@ -76,6 +76,7 @@ close_container(struct recv *r)
 	r->rootfd = r->stagefd = -1;
 	r->handover = r->ckpt = 0;
 	r->append_next = r->file_append = 0;
+	r->patch_next = r->file_patch = 0;
 	free(r->name);
 	free(r->statedir);
 	free(r->upperdir);
@@ -384,6 +385,13 @@ on_entry(struct recv *r, const struct frame *f, struct ls_err *err)
 		    "regular file of at least that size", r->append_at);
 		return -1;
 	}
+	if (r->patch_next && (fe->kind != ENTRY_REG || fe->target.len > 0 ||
+	    (r->nranges > 0 && r->ranges[r->nranges - 1].off +
+	    r->ranges[r->nranges - 1].len > fe->size))) {
+		ls_err_set(err, "PATCH: the next entry is not a regular file "
+		    "holding its ranges");
+		return -1;
+	}
 	if ((path = recv_wire_path(fe->path, err)) == NULL)
 		return -1;
 	to_apply_entry(fe, &e, xa, names);
@@ -408,6 +416,11 @@ on_entry(struct recv *r, const struct frame *f, struct ls_err *err)
 		e.size = fe->size - r->append_at;
 		r->file_append = 1;
 		r->file_append_at = r->append_at;
+	} else if (r->patch_next) {
+		/* the stage is the new file, sparse outside the ranges */
+		r->patch_next = 0;
+		r->file_patch = 1;
+		r->range_at = 0;
 	} else if (fe->kind == ENTRY_REG && fe->target.len > 0 &&
 	    recv_open_basis(r, fe->target, err) == -1)
 		goto out;
@@ -455,9 +468,12 @@ on_file_end(struct recv *r, struct ls_err *err)
 	if (rc == 0 && r->file_append)
 		journal_append(r->journal, r->file_staged, r->file_path,
 		    r->file_append_at);
+	else if (rc == 0 && r->file_patch)
+		journal_patch(r->journal, r->file_staged, r->file_path,
+		    r->ranges, r->nranges);
 	else if (rc == 0)
 		journal_move(r->journal, r->file_staged, r->file_path);
-	r->file_append = 0;
+	r->file_append = r->file_patch = 0;
 	free(r->file_staged);
 	free(r->file_path);
 	r->file_staged = r->file_path = NULL;
@@ -541,11 +557,27 @@ on_path_op(struct recv *r, const struct frame *f, struct ls_err *err)
 	return 0;
 }
 
+/* DATA of a patched file: within a range, the ranges taken in order. */
+static int
+in_ranges(struct recv *r, uint64_t off, size_t len)
+{
+	const struct frame_range	*g;
+
+	while (r->range_at < r->nranges &&
+	    r->ranges[r->range_at].off + r->ranges[r->range_at].len <= off)
+		r->range_at++;
+	if (r->range_at == r->nranges)
+		return 0;
+	g = &r->ranges[r->range_at];
+	return off >= g->off && len <= g->len - (off - g->off);
+}
+
 static int
 handle(struct recv *r, const struct frame *f, struct ls_err *err)
 {
-	if (r->append_next && f->type != FRAME_ENTRY) {
-		ls_err_set(err, "APPEND followed by %s, not ENTRY",
+	if ((r->append_next || r->patch_next) && f->type != FRAME_ENTRY) {
+		ls_err_set(err, "%s followed by %s, not ENTRY",
+		    r->append_next ? "APPEND" : "PATCH",
 		    frame_type_name(f->type));
 		return -1;
 	}
@@ -586,10 +618,25 @@ handle(struct recv *r, const struct frame *f, struct ls_err *err)
 			return apply_file_write(r->file, f->u.data.offset -
 			    r->file_append_at, f->u.data.p, f->u.data.len, err);
 		}
+		if (r->file_patch && !in_ranges(r, f->u.data.offset,
+		    f->u.data.len)) {
+			ls_err_set(err, "DATA at %" PRIu64 " (%zu bytes) outside "
+			    "the PATCH ranges", f->u.data.offset,
+			    f->u.data.len);
+			return -1;
+		}
 		return apply_file_write(r->file, f->u.data.offset,
 		    f->u.data.p, f->u.data.len, err);
+	case FRAME_PATCH:
+		if (r->journal == NULL || r->file != NULL || r->append_next) {
+			ls_err_set(err, "PATCH out of order");
+			return -1;
+		}
+		r->patch_next = 1;
+		r->nranges = frame_patch_ranges(f, r->ranges);
+		return 0;
 	case FRAME_APPEND:
-		if (r->journal == NULL || r->file != NULL) {
+		if (r->journal == NULL || r->file != NULL || r->patch_next) {
 			ls_err_set(err, "APPEND out of order");
 			return -1;
 		}

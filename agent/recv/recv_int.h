@@ -43,6 +43,11 @@ struct recv {
 	 * tail of its twin's file from file_append_at on. */
 	int			 append_next, file_append;
 	uint64_t		 append_at, file_append_at;
+	/* PATCH announced the next ENTRY; the file being received is its
+	 * twin's file with these ranges new, and DATA carries only them. */
+	int			 patch_next, file_patch;
+	struct frame_range	 ranges[FRAME_MAX_RANGES];
+	size_t			 nranges, range_at;
 	struct source_entry	 basis;
 	uint64_t		 patch_off;
 	struct buf		 patched;

@@ -68,6 +68,7 @@ batch_free(struct batch *b)
 		free(b->plan[i].path);
 		free(b->plan[i].basis);
 		delta_sig_free(b->plan[i].sig);
+		buf_release(&b->plan[i].sigbytes);
 	}
 	free(b->plan);
 	free(b->asked);
@@ -315,14 +316,18 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 		} else if ((d = batch_append_for(b, &se, old)) != -1) {
 			from = (off_t)b->plan[d].append_at;
 			frame_put_gen(out, FRAME_APPEND, (uint64_t)from);
-		} else if ((d = batch_delta_for(b, &se)) != -1) {
+		} else if ((d = batch_delta_for(b, &se)) != -1 &&
+		    batch_patch_plan(b, (size_t)d, &se, old) == 1) {
+			frame_put_patch(out, b->ranges, b->nranges);
+		} else if (d != -1) {
 			fe.target = (struct frame_str){ b->plan[d].basis,
 			    strlen(b->plan[d].basis) };
 			b->delta = delta_make_new(b->plan[d].sig);
 		}
 		log_debug("batch %" PRIu64 ": %s %s%s%s", b->gen, path,
 		    fe.kind == ENTRY_HARDLINK ? "link to " :
-		    b->delta != NULL ? "delta" : from > 0 ? "append" : "entry",
+		    b->delta != NULL ? "delta" : b->patching ? "patch" :
+		    from > 0 ? "append" : "entry",
 		    fe.kind == ENTRY_HARDLINK ? lsrc : "",
 		    force ? " (relink)" : "");
 		frame_put_entry(out, &fe);
@@ -354,6 +359,7 @@ batch_end_file(struct batch *b, struct buf *out)
 	delta_job_free(b->delta);
 	b->delta = NULL;
 	b->streaming = 0;
+	b->patching = 0;
 }
 
 /* Send the current file's data extents; 1 when its END is out. */
@@ -367,7 +373,15 @@ stream_data(struct batch *b, struct buf *out, size_t budget,
 	size_t	 want;
 
 	while (out->len < budget) {
-		if (b->off >= b->ext_end) {
+		if (b->off >= b->ext_end && b->patching) {
+			if (b->range_at == b->nranges) {
+				batch_end_file(b, out);
+				return 1;
+			}
+			b->off = (off_t)b->ranges[b->range_at].off;
+			b->ext_end = b->off +
+			    (off_t)b->ranges[b->range_at++].len;
+		} else if (b->off >= b->ext_end) {
 			if (source_next_data(b->cur.fd, b->off, size, &start,
 			    &end) == 1) {
 				batch_end_file(b, out);

@@ -24,6 +24,13 @@
  * file was changed inside too, and batch_replan_appends() turns it into
  * a delta, to ask a signature for. Requests are numbered in the order
  * they are asked, which is the order of the answers.
+ *
+ * Patches: a delta whose file was rewritten in place (the usual change
+ * to a database or an image file) ships as a PATCH instead: we sign our
+ * file like the peer signed its own (batch_delta_sig_bytes() keeps the
+ * peer's signature as sent), and the blocks whose entries differ, the
+ * only bytes that changed, go into the twin's file in place. See
+ * batch_patch.c.
  */
 #ifndef LS_BATCH_H
 #define LS_BATCH_H
@@ -61,6 +68,8 @@ uint64_t	 batch_gen(const struct batch *);
 size_t		 batch_plan_deltas(struct batch *);
 const char	*batch_delta_basis(const struct batch *, size_t);
 void		 batch_delta_sig(struct batch *, size_t, struct rs_signature *);
+void		 batch_delta_sig_bytes(struct batch *, size_t, const void *,
+		    size_t);
 uint64_t	 batch_delta_append_at(const struct batch *, size_t);
 void		 batch_hash_prefixes(struct batch *);
 void		 batch_delta_prefix(struct batch *, size_t, const void *,

@@ -38,6 +38,8 @@ batch_plan_deltas(struct batch *b)
 		memset(p, 0, sizeof(*p));
 		p->path = xstrdup(b->items[i].path);
 		p->basis = batch_old_name(b, b->items[i].path);
+		buf_init(&p->sigbytes);
+		p->sig_kept = 1;
 		batch_plan_append(b, p, st);
 		batch_ask(b, b->nplan - 1);
 	}

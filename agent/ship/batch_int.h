@@ -30,6 +30,8 @@ struct batch_plan {
 	unsigned char		 peer[FRAME_DIGEST_LEN];	/* the peer's */
 	int			 hashed, peer_has;
 	int			 replanned;	/* asked again, for a delta */
+	struct buf		 sigbytes;	/* delta: the peer's, as sent */
+	int			 sig_kept;	/* all of them are in sigbytes */
 };
 
 enum item_kind {
@@ -85,6 +87,10 @@ struct batch {
 	size_t			*asked;		/* plan of each request */
 	size_t			 nasked;
 	uint64_t		 append_hashed;	/* prefix bytes planned */
+	uint64_t		 patch_hashed;	/* bytes signed for patches */
+	struct frame_range	 ranges[FRAME_MAX_RANGES];	/* cur's patch */
+	size_t			 nranges, range_at;
+	int			 patching;	/* cur ships as a PATCH */
 	int			 sweep;		/* after the walk: 1 due, 2 done */
 	int			 committed;
 	struct batch_stats	 stats;
@@ -105,5 +111,7 @@ ssize_t		 batch_append_for(const struct batch *,
 		    const struct source_entry *, const struct index_stat *);
 int		 batch_stream_delta(struct batch *, struct buf *, size_t,
 		    struct ls_err *);
+int		 batch_patch_plan(struct batch *, size_t,
+		    const struct source_entry *, const struct index_stat *);
 
 #endif

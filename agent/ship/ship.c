@@ -251,8 +251,11 @@ on_sig(struct ship *s, const struct frame *f)
 		ship_down(s, "bad signature");
 		return -1;
 	}
-	if (f->type == FRAME_SIG)
+	if (f->type == FRAME_SIG) {
+		batch_delta_sig_bytes(c->inflight, s->sigs, f->u.data.p,
+		    f->u.data.len);
 		return 0;
+	}
 	batch_delta_sig(c->inflight, s->sigs++, sig);
 	delta_job_free(s->sigjob);
 	s->sigjob = NULL;

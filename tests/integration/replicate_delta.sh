@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # replicate_delta: a change of a few KiB inside a large file the twin
-# already holds ships as a librsync delta against the twin's copy (the
-# peer's BLAKE2 signature, then the delta), not the whole file; the
-# result is byte for byte the primary's. A file that only grew ships
-# its new tail alone (APPEND), once the twin's digest of what it holds
-# matches ours; one that grew and changed inside (the first change
-# here) is found out by the digests and ships as a delta.
+# already holds ships as the blocks that changed (PATCH: the peer's
+# BLAKE2 signature compared with ours block for block), written in place
+# on the twin; when bytes moved (an insertion near the start), as a
+# librsync delta against the twin's copy. Neither sends the whole file,
+# and the result is byte for byte the primary's. A file that only grew
+# ships its new tail alone (APPEND), once the twin's digest of what it
+# holds matches ours; one that grew and changed inside is found out by
+# the digests and gets a signature.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/replib.sh"
 
@@ -27,13 +29,14 @@ change() {
 	shipped=$(( $(bytes) - _b ))
 }
 [ "$(bytes)" -ge 33554432 ] || fail "first sync shipped only $(bytes) bytes"
+ino_before=$(stat -c %i "$(upper beta db)/data/table")
 
 change "a change" 'dd if=/dev/urandom of=/data/table bs=4k count=2 seek=4000 conv=notrunc 2>/dev/null;
 	echo appended >> /data/table'
 note "an 8 KiB change and an append to a 32 MiB file shipped $shipped bytes"
-[ "$shipped" -lt 1048576 ] || fail "the change shipped $shipped bytes: not a delta"
-grep -q "batch .*: data/table delta" "$TMP/alpha.log" || fail "the log does not show a delta"
-delta=$shipped
+[ "$shipped" -lt 65536 ] || fail "the change shipped $shipped bytes: not the changed blocks"
+grep -q "batch .*: data/table patch" "$TMP/alpha.log" || fail "the log does not show a patch"
+patched=$shipped
 
 # one write that changes the last 4 KiB and adds 4 KiB: it grew, but the
 # digests tell the twin's bytes changed too, and it ships as a delta
@@ -42,6 +45,17 @@ change "grow and change" 'dd if=/dev/urandom of=/data/table bs=4k count=2 seek=8
 grep -q "batch .*: data/table did not only grow: a delta" "$TMP/alpha.log" ||
 	fail "the grown and changed file was not checked as an append first"
 grown=$shipped
+[ "$(stat -c %i "$(upper beta db)/data/table")" = "$ino_before" ] ||
+	fail "the twin's file was replaced, not patched in place"
+
+# 9 bytes inserted at the start: every block moved, none is in place;
+# the delta finds them where they went (the shifted copy is made in
+# /dev/shm, a tmpfs, not in the layer)
+change "an insertion" '{ echo inserted; cat /data/table; } >/dev/shm/t2 &&
+	dd if=/dev/shm/t2 of=/data/table bs=1M conv=notrunc 2>/dev/null && rm /dev/shm/t2'
+[ "$shipped" -lt 1048576 ] || fail "an insertion shipped $shipped bytes: not a delta"
+grep -q "batch .*: data/table delta" "$TMP/alpha.log" || fail "the log does not show a delta"
+delta=$shipped
 
 # an append alone: the tail ships, written in place on the twin
 ino_before=$(stat -c %i "$(upper beta db)/data/table")
@@ -54,4 +68,4 @@ done
 [ "$(stat -c %i "$(upper beta db)/data/table")" = "$ino_before" ] ||
 	fail "the twin's file was replaced, not appended to"
 daemon_stop alpha
-pass "delta of a small change: $delta bytes for a 32 MiB file, $grown when it grew too; a 100 KiB append: its tail alone, in place"
+pass "a 32 MiB file: an 8 KiB change shipped $patched bytes in place, $grown when it grew too, an insertion $delta as a delta; a 100 KiB append: its tail alone, in place"

@@ -149,6 +149,58 @@ START_TEST(test_small_frames_round_trip)
 }
 END_TEST
 
+/* PATCH: ranges round-trip; unsorted, touching, empty, overflowing or
+ * too many ranges are malformed. */
+START_TEST(test_patch_ranges_are_checked)
+{
+	struct frame_range	 in[3] = { { 0, 4096 }, { 8192, 1 },
+	    { 1ULL << 40, 65536 } }, out[FRAME_MAX_RANGES], many[300];
+	struct frame_range	 bad[][2] = {
+		{ { 8192, 1 }, { 0, 4096 } },		/* unsorted */
+		{ { 0, 4096 }, { 4096, 1 } },		/* touching */
+		{ { 0, 0 }, { 10, 1 } },		/* empty */
+		{ { 0, 1 }, { UINT64_MAX - 1, 4 } },	/* overflowing */
+		{ { 0, 1 }, { INT64_MAX, 1 } },		/* past a file */
+	};
+	struct ls_err		 err;
+	struct buf		 b;
+	struct frame		 f;
+	size_t			 i, used;
+
+	buf_init(&b);
+	frame_put_patch(&b, in, 3);
+	ck_assert_int_eq(decode_all(&b, &f), 1);
+	ck_assert_int_eq(f.type, FRAME_PATCH);
+	ck_assert_uint_eq(frame_patch_ranges(&f, out), 3);
+	for (i = 0; i < 3; i++) {
+		ck_assert_uint_eq(out[i].off, in[i].off);
+		ck_assert_uint_eq(out[i].len, in[i].len);
+	}
+	buf_reset(&b);
+	frame_put_patch(&b, NULL, 0);	/* same bytes: no range */
+	ck_assert_int_eq(decode_all(&b, &f), 1);
+	ck_assert_uint_eq(frame_patch_ranges(&f, out), 0);
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		buf_reset(&b);
+		frame_put_patch(&b, bad[i], 2);
+		ck_assert_msg(frame_decode((const uint8_t *)b.data, b.len, &f,
+		    &used, &err) == -1, "bad ranges %zu accepted", i);
+		ck_assert_str_eq(err.msg,
+		    "frame: malformed PATCH payload (32 bytes)");
+	}
+	for (i = 0; i < 300; i++)
+		many[i] = (struct frame_range){ 2 * i, 1 };
+	buf_reset(&b);
+	frame_put_patch(&b, many, FRAME_MAX_RANGES);
+	ck_assert_int_eq(decode_all(&b, &f), 1);
+	buf_reset(&b);
+	frame_put_patch(&b, many, FRAME_MAX_RANGES + 1);
+	ck_assert_int_eq(frame_decode((const uint8_t *)b.data, b.len, &f,
+	    &used, &err), -1);
+	buf_release(&b);
+}
+END_TEST
+
 START_TEST(test_every_prefix_needs_more_bytes)
 {
 	struct frame_entry	 e = { 0 };
@@ -327,6 +379,7 @@ main(void)
 		test_hello_round_trip,
 		test_entry_round_trip_with_xattrs,
 		test_small_frames_round_trip,
+		test_patch_ranges_are_checked,
 		test_every_prefix_needs_more_bytes,
 		test_bad_headers_are_refused,
 		test_lying_payloads_are_refused,

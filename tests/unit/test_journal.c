@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "frame.h"
 #include "journal.h"
 #include "testmain.h"
 
@@ -354,10 +355,106 @@ START_TEST(test_append_to_a_fifo_is_skipped)
 }
 END_TEST
 
+/* A stage of size bytes, sparse but for text at off. */
+static void
+put_sparse(int dirfd, const char *name, off_t size, off_t off,
+    const char *text)
+{
+	int	 fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+
+	ck_assert_int_ne(fd, -1);
+	ck_assert_int_eq(ftruncate(fd, size), 0);
+	ck_assert_int_eq(pwrite(fd, text, strlen(text), off),
+	    (ssize_t)strlen(text));
+	close(fd);
+}
+
+/* Only the ranges are written, in place; the file takes the new size. */
+START_TEST(test_patch_rewrites_the_ranges_in_place)
+{
+	struct journal		*j = journal_new(rootfd, stagefd, statedir);
+	struct frame_range	 r[2] = { { 4, 4 }, { 12, 2 } };
+	struct ls_err		 err;
+	struct stat		 before, after;
+	struct timespec		 ts[2] = { { 0, UTIME_OMIT }, { 1700000000, 5 } };
+	char			*s1 = journal_stage_name(j);
+	int			 fd;
+
+	put(rootfd, "db", "aaaaBBBBccccDDDD");
+	ck_assert_int_eq(fstatat(rootfd, "db", &before, 0), 0);
+	put_sparse(stagefd, s1, 14, 4, "XXXX");
+	fd = openat(stagefd, s1, O_WRONLY);
+	ck_assert_int_eq(pwrite(fd, "YY", 2, 12), 2);
+	close(fd);
+	ck_assert_int_eq(utimensat(stagefd, s1, ts, 0), 0);
+	journal_patch(j, s1, "db", r, 2);
+	ck_assert_msg(journal_commit(j, 2, NULL, NULL, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_str_eq(get(rootfd, "db"), "aaaaXXXXccccYY");
+	ck_assert_int_eq(fstatat(rootfd, "db", &after, 0), 0);
+	ck_assert_uint_eq(after.st_ino, before.st_ino);
+	ck_assert_int_eq(after.st_mtim.tv_sec, 1700000000);
+	ck_assert_int_eq(faccessat(stagefd, s1, F_OK, 0), -1);
+	free(s1);
+	journal_free(j);
+}
+END_TEST
+
+/* A torn patch replayed, then replayed again, equals one patch; a patch
+ * with no ranges only sets the size and times. */
+START_TEST(test_patch_replayed_equals_patch_once)
+{
+	put(rootfd, "db", "aaaaXXBBccccDDDD");	/* torn: 2 of 4 written */
+	put_sparse(stagefd, "00000001", 12, 4, "XXXX");
+	put_state("gen", "1\n");
+	put_state("journal", "layersync-journal 1 2\nPHASE\n"
+	    "PATCH 00000001 db 4+4\nEND\n");
+	ck_assert_uint_eq(recover(), 2);
+	ck_assert_str_eq(get(rootfd, "db"), "aaaaXXXXcccc");
+	put_state("journal", "layersync-journal 1 2\nPHASE\n"
+	    "PATCH 00000001 db 4+4\nEND\n");
+	ck_assert_uint_eq(recover(), 2);
+	ck_assert_str_eq(get(rootfd, "db"), "aaaaXXXXcccc");
+	put_sparse(stagefd, "00000002", 8, 0, "");
+	put_state("journal", "layersync-journal 1 3\nPHASE\n"
+	    "PATCH 00000002 db -\nEND\n");
+	ck_assert_uint_eq(recover(), 3);
+	ck_assert_str_eq(get(rootfd, "db"), "aaaaXXXX");
+}
+END_TEST
+
+/* A file with another name would change under both: shipped again. */
+START_TEST(test_patch_onto_a_linked_file_is_skipped)
+{
+	struct journal		*j = journal_new(rootfd, stagefd, statedir);
+	struct frame_range	 r = { 0, 2 };
+	struct ls_err		 err;
+	char			 skipped[256] = "";
+	char			*s1 = journal_stage_name(j);
+
+	put(rootfd, "db", "aaaa");
+	ck_assert_int_eq(linkat(rootfd, "db", rootfd, "db2", 0), 0);
+	put_sparse(stagefd, s1, 4, 0, "XX");
+	journal_patch(j, s1, "db", &r, 1);
+	ck_assert_msg(journal_commit(j, 2, collect, skipped, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_str_eq(skipped, "db;");
+	ck_assert_str_eq(get(rootfd, "db2"), "aaaa");
+	free(s1);
+	journal_free(j);
+}
+END_TEST
+
 START_TEST(test_corrupt_journal_is_an_error)
 {
+	static const char *const bad[] = {
+		"4+0", "8+4,4+4", "4+4,6+1", "1+2x", "+4", "4+", "4+4,",
+		"", "--", "99999999999999999999+1", "9223372036854775807+1"
+	};
 	struct ls_err	 err;
 	uint64_t	 gen;
+	size_t		 i;
+	char		 text[256];
 
 	put_state("journal", "layersync-journal 1 6\nPHASE\nMOVE ../x y\n"
 	    "END\n");
@@ -369,6 +466,14 @@ START_TEST(test_corrupt_journal_is_an_error)
 	ck_assert_int_eq(journal_recover(rootfd, stagefd, statedir, &gen,
 	    &err), -1);
 	ck_assert_ptr_nonnull(strstr(err.msg, "malformed"));
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(text, sizeof(text), "layersync-journal 1 6\nPHASE\n"
+		    "PATCH 00000001 db %s\nEND\n", bad[i]);
+		put_state("journal", text);
+		ck_assert_msg(journal_recover(rootfd, stagefd, statedir, &gen,
+		    &err) == -1, "ranges %s accepted", bad[i]);
+		ck_assert_ptr_nonnull(strstr(err.msg, "malformed"));
+	}
 }
 END_TEST
 
@@ -387,6 +492,9 @@ main(void)
 		test_append_replayed_equals_append_once,
 		test_append_to_a_shorter_file_is_skipped,
 		test_append_to_a_fifo_is_skipped,
+		test_patch_rewrites_the_ranges_in_place,
+		test_patch_replayed_equals_patch_once,
+		test_patch_onto_a_linked_file_is_skipped,
 		test_corrupt_journal_is_an_error,
 		NULL
 	};
