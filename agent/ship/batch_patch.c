@@ -127,10 +127,33 @@ compare_blocks(int fd, off_t size, const struct delta_sig_layout *l,
 	return rc;
 }
 
+static int
+at_or_under(const char *path, const char *dir)
+{
+	size_t	 n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' ||
+	    path[n] == '/');
+}
+
+/* Is path, or a directory above it, a rename's source or target in b? */
+static int
+renamed_around(const struct batch *b, const char *path)
+{
+	size_t	 i;
+
+	for (i = 0; i < b->nrenames; i++)
+		if (at_or_under(path, b->items[i].path) ||
+		    at_or_under(path, b->items[i].to))
+			return 1;
+	return 0;
+}
+
 /*
  * Does se, planned as delta d, ship as a PATCH? 1 with b's ranges set
  * (and b->patching), 0 to send it as a delta. The peer's copy must be
- * the file at this very name (no rename in this batch), which the
+ * the file at this very name (no rename in this batch moves it or a
+ * directory above it: the journal renames before it patches), which the
  * journal will rewrite in place, so it must fit as the twin's op wants
  * (one link, the acknowledged owner and mode, no xattrs).
  */
@@ -146,6 +169,7 @@ batch_patch_plan(struct batch *b, size_t d, const struct source_entry *se,
 	int			 ok = 0;
 
 	if (!p->sig_kept || strcmp(p->basis, p->path) != 0 ||
+	    renamed_around(b, p->path) ||
 	    acked == NULL || se->nxattr != 0 || se->st.st_nlink != 1 ||
 	    se->st.st_mode != acked->mode || se->st.st_uid != acked->uid ||
 	    se->st.st_gid != acked->gid ||
