@@ -84,6 +84,20 @@ delta_sig_layout(const void *sig, size_t len, struct delta_sig_layout *l)
 	return 0;
 }
 
+/* The layout delta_sig_new(basis_size) will have. */
+void
+delta_sig_layout_for(off_t basis_size, struct delta_sig_layout *l)
+{
+	rs_magic_number	 magic = RS_BLAKE2_SIG_MAGIC;
+	size_t		 block_len = 0, strong_len = 0;
+
+	(void)rs_sig_args(basis_size, &magic, &block_len, &strong_len);
+	l->magic = (uint32_t)magic;
+	l->block_len = block_len;
+	l->strong_len = strong_len;
+	l->nblocks = 0;
+}
+
 /* A signature job making entries comparable to those of l's. */
 struct delta_job *
 delta_sig_like_new(const struct delta_sig_layout *l)

@@ -35,6 +35,7 @@ struct delta_sig_layout {
 struct delta_job *delta_sig_new(off_t basis_size);
 int		  delta_sig_layout(const void *, size_t,
 		    struct delta_sig_layout *);
+void		  delta_sig_layout_for(off_t, struct delta_sig_layout *);
 struct delta_job *delta_sig_like_new(const struct delta_sig_layout *);
 struct delta_job *delta_loadsig_new(void);
 struct delta_job *delta_make_new(struct rs_signature *);

@@ -69,6 +69,7 @@ batch_free(struct batch *b)
 		free(b->plan[i].basis);
 		delta_sig_free(b->plan[i].sig);
 		buf_release(&b->plan[i].sigbytes);
+		buf_release(&b->plan[i].oursig);
 	}
 	free(b->plan);
 	free(b->asked);

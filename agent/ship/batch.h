@@ -70,6 +70,7 @@ const char	*batch_delta_basis(const struct batch *, size_t);
 void		 batch_delta_sig(struct batch *, size_t, struct rs_signature *);
 void		 batch_delta_sig_bytes(struct batch *, size_t, const void *,
 		    size_t);
+void		 batch_presign(struct batch *);
 uint64_t	 batch_delta_append_at(const struct batch *, size_t);
 void		 batch_hash_prefixes(struct batch *);
 void		 batch_delta_prefix(struct batch *, size_t, const void *,

@@ -39,6 +39,7 @@ batch_plan_deltas(struct batch *b)
 		p->path = xstrdup(b->items[i].path);
 		p->basis = batch_old_name(b, b->items[i].path);
 		buf_init(&p->sigbytes);
+		buf_init(&p->oursig);
 		p->sig_kept = 1;
 		batch_plan_append(b, p, st);
 		batch_ask(b, b->nplan - 1);

@@ -5,6 +5,7 @@
 #ifndef LS_BATCH_INT_H
 #define LS_BATCH_INT_H
 
+#include <sys/stat.h>
 #include <sys/types.h>
 
 #include "batch.h"
@@ -32,6 +33,9 @@ struct batch_plan {
 	int			 replanned;	/* asked again, for a delta */
 	struct buf		 sigbytes;	/* delta: the peer's, as sent */
 	int			 sig_kept;	/* all of them are in sigbytes */
+	struct buf		 oursig;	/* patch: our file's */
+	int			 presigned;	/* oursig made before the SIG */
+	struct stat		 presign_st;	/* of the file it was made of */
 };
 
 enum item_kind {

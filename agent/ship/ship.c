@@ -337,6 +337,7 @@ ship_kick(struct ship *s)
 			s->hashing = 0;
 			if (r == 0) {
 				batch_hash_prefixes(c->inflight);
+				batch_presign(c->inflight);
 				sigs_done(s);
 			}
 			return;

@@ -45,6 +45,13 @@ change "grow and change" 'dd if=/dev/urandom of=/data/table bs=4k count=2 seek=8
 grep -q "batch .*: data/table did not only grow: a delta" "$TMP/alpha.log" ||
 	fail "the grown and changed file was not checked as an append first"
 grown=$shipped
+
+# a change in place alone: we signed our file while the twin signed its
+change "a change in place" 'dd if=/dev/urandom of=/data/table bs=4k count=1 seek=100 conv=notrunc 2>/dev/null'
+[ "$shipped" -lt 32768 ] || fail "a 4 KiB change in place shipped $shipped bytes"
+grep -q "batch .*: data/table: .* bytes differ in place (signed ahead)" "$TMP/alpha.log" ||
+	fail "the primary did not sign its file while the twin signed its own"
+inplace=$shipped
 [ "$(stat -c %i "$(upper beta db)/data/table")" = "$ino_before" ] ||
 	fail "the twin's file was replaced, not patched in place"
 
@@ -68,4 +75,4 @@ done
 [ "$(stat -c %i "$(upper beta db)/data/table")" = "$ino_before" ] ||
 	fail "the twin's file was replaced, not appended to"
 daemon_stop alpha
-pass "a 32 MiB file: an 8 KiB change shipped $patched bytes in place, $grown when it grew too, an insertion $delta as a delta; a 100 KiB append: its tail alone, in place"
+pass "a 32 MiB file: an 8 KiB change shipped $patched bytes in place, $grown when it grew too, a 4 KiB one $inplace, an insertion $delta as a delta; a 100 KiB append: its tail alone, in place"
