@@ -8,6 +8,10 @@
 #         of the upperdir over SSH into an empty directory on beta
 #         lsyncd (tuned and untuned, see bench/lsyncdlib.sh): started on the
 #         layer, timed until its startup rsync has finished
+#         ssh-stream (a reference, not a peer): the layer as one tar
+#         stream through OpenSSH into /dev/null on beta, nothing written:
+#         what SSH alone costs on this machine, the floor under any tool
+#         that ships over it
 #   change  1 % of the layer's bytes rewritten in place (64 KiB chunks at
 #         random offsets of random files), then: layersync `sync --wait`
 #         (durable on beta); rsync the same command again; lsyncd, running
@@ -79,6 +83,10 @@ for mb in "$@"; do
 		# rsync leaves its writes in the page cache: flush them here, not
 		# in layersync's next syncfs
 		sync
+		t0=$(ms)
+		"$LAB" exec alpha sh -c "tar -C '$up' -cf - . | $SSH root@$BETA 'cat >/dev/null'" ||
+			fail "the ssh stream failed"
+		t1=$(ms); row ssh-stream "$mb" "$rep" full $((t1 - t0))
 
 		change_1pct "$up" "$mb" "$rep"
 		t0=$(ms)
