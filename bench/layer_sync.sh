@@ -12,6 +12,8 @@
 #         stream through OpenSSH into /dev/null on beta, nothing written:
 #         what SSH alone costs on this machine, the floor under any tool
 #         that ships over it
+#         disk-fsync (a reference too): MB megabytes written to beta's disk
+#         by one dd and fsync'd: the floor under any durable copy
 #   change  1 % of the layer's bytes rewritten in place (64 KiB chunks at
 #         random offsets of random files), then: layersync `sync --wait`
 #         (durable on beta); rsync the same command again; lsyncd, running
@@ -31,7 +33,7 @@ LDST=/var/lib/layersync-lab/beta/bench-lsyncd
 SSH="ssh -i /etc/layersync/id_ed25519 -o UserKnownHostsFile=/etc/layersync/known_hosts -o StrictHostKeyChecking=yes -o BatchMode=yes"
 
 repl_setup
-on_exit 'rm -rf "$RDST" "$LDST"'
+on_exit 'rm -rf "$RDST" "$RDST.dd" "$LDST"'
 # beta's address: the peer in alpha's config.
 BETA=$(sed -n 's/.*address = "\([0-9.]*\)".*/\1/p' /etc/netns/alpha/layersync/test.conf | head -1)
 [ -n "$BETA" ] || fail "cannot find beta's address in alpha's config"
@@ -87,6 +89,11 @@ for mb in "$@"; do
 		"$LAB" exec alpha sh -c "tar -C '$up' -cf - . | $SSH root@$BETA 'cat >/dev/null'" ||
 			fail "the ssh stream failed"
 		t1=$(ms); row ssh-stream "$mb" "$rep" full $((t1 - t0))
+		t0=$(ms)
+		dd if=/dev/zero of="$RDST.dd" bs=1M count="$mb" conv=fsync status=none ||
+			fail "cannot write beta's disk"
+		t1=$(ms); row disk-fsync "$mb" "$rep" full $((t1 - t0))
+		rm -f "$RDST.dd"
 
 		change_1pct "$up" "$mb" "$rep"
 		t0=$(ms)
