@@ -467,6 +467,19 @@ unlink_journal(const char *statedir)
 	free(d);
 }
 
+static int
+single_move(const struct journal *j)
+{
+	const struct jop	*op;
+
+	if (j->nops != 1)
+		return 0;
+	TAILQ_FOREACH(op, &j->ops, entry)
+		if (op->kind != JOP_PHASE)
+			return op->kind == JOP_MOVE;
+	return 0;
+}
+
 int
 journal_commit(struct journal *j, uint64_t gen, journal_skip_cb *skip,
     void *arg, struct ls_err *err)
@@ -480,9 +493,16 @@ journal_commit(struct journal *j, uint64_t gen, journal_skip_cb *skip,
 	plan_phases(&j->ops);
 	buf_init(&b);
 	serialize(&j->ops, gen, &b);
-	if (write_durably(j->statedir, "journal", &b, err) == -1 ||
-	    run_phases(j, 0, err) == -1 || write_gen(j->statedir, gen,
-	    err) == -1)
+	/*
+	 * A batch of one new entry moved into place (most small-file
+	 * batches) is one rename, all or nothing by itself: it needs no
+	 * journal, which saves two flushes. A crash before the generation
+	 * is written leaves the entry with the old generation; the batch
+	 * was never acknowledged, so the primary ships it again.
+	 */
+	if ((!single_move(j) && write_durably(j->statedir, "journal", &b,
+	    err) == -1) || run_phases(j, 0, err) == -1 ||
+	    write_gen(j->statedir, gen, err) == -1)
 		goto out;
 	unlink_journal(j->statedir);
 	/* Skipped moves leave their entries behind in the stage. */

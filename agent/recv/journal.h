@@ -10,7 +10,10 @@
  *   2. the batch's operations (move a staged entry into place, remove,
  *      rename, link, update a directory, append a staged tail to a
  *      file the twin holds) are written to a redo journal
- *      in the state dir, ending with an END line, fsynced, renamed in;
+ *      in the state dir, ending with an END line, fsynced, renamed in
+ *      (unless the batch is one move, a rename that is all or nothing
+ *      by itself: a crash before step 4 leaves it with the generation
+ *      before, and the primary, never acknowledged, ships it again);
  *   3. the operations run in phases: a phase never touches a path, or
  *      an ancestor or descendant of a path, that an earlier operation
  *      of the same phase touched, so each operation can tell from the

@@ -125,6 +125,41 @@ START_TEST(test_commit_applies_the_whole_batch)
 }
 END_TEST
 
+/*
+ * One move needs no journal: with the journal's temp name taken by a
+ * directory (so no journal can be written), a one-move batch commits,
+ * and a batch of two operations fails with the journal's error.
+ */
+START_TEST(test_one_move_needs_no_journal)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	char		 tmp[160];
+	char		*s1 = journal_stage_name(j), *s2;
+
+	snprintf(tmp, sizeof(tmp), "%s/journal.tmp", statedir);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	put(stagefd, s1, "one");
+	journal_move(j, s1, "f");
+	ck_assert_msg(journal_commit(j, 3, NULL, NULL, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_str_eq(get(rootfd, "f"), "one");
+	ck_assert_uint_eq(recover(), 3);
+	s2 = journal_stage_name(j);
+	put(stagefd, s2, "two");
+	journal_move(j, s2, "g");
+	journal_remove(j, "f");
+	ck_assert_int_eq(journal_commit(j, 4, NULL, NULL, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "journal.tmp"));
+	ck_assert_str_eq(get(rootfd, "f"), "one");
+	ck_assert_uint_eq(recover(), 3);
+	rmdir(tmp);
+	free(s1);
+	free(s2);
+	journal_free(j);
+}
+END_TEST
+
 START_TEST(test_existing_dir_keeps_children_and_takes_metadata)
 {
 	struct journal	*j = journal_new(rootfd, stagefd, statedir);
@@ -482,6 +517,7 @@ main(void)
 {
 	const TTest	*tests[] = {
 		test_commit_applies_the_whole_batch,
+		test_one_move_needs_no_journal,
 		test_existing_dir_keeps_children_and_takes_metadata,
 		test_partial_journal_is_discarded,
 		test_complete_journal_is_finished,
