@@ -13,11 +13,12 @@
 #   append  1 MiB appended to a 24 MB file, N / 4 times, one at a time:
 #           from the close to the new size and tail on beta
 #   burst   500 files of 1 KiB written as fast as they can be: from the
-#           first write to all 500 on beta
+#           first write to all 500 on beta, and (write_ms) how long
+#           the writes alone took, the floor under that
 # For layersync, "on beta" is the twin's upper layer, where a file shows
 # only once its batch is committed (durable, fsync'd); lsyncd's copy is
 # never fsync'd. Rows "lag,TOOL,LOAD,REP,METRIC,VALUE" (p50_ms, p99_ms,
-# max_ms; burst: ms) are appended to OUT.csv.
+# max_ms; burst: ms, write_ms) are appended to OUT.csv.
 # Run by scripts/bench, which sets top_srcdir and LAYERSYNC.
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/replib.sh"
