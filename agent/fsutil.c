@@ -92,6 +92,43 @@ out:
 }
 
 /*
+ * Overwrite dir/name, a few bytes, in place: one flush where
+ * write_durably() costs two (the file, then the directory for the
+ * rename). The text must fit in one disk sector (512 bytes), whose
+ * write is all or nothing, so a crash leaves the old text or the new.
+ * A missing file is made with write_durably().
+ */
+int
+write_small_in_place(const char *dir, const char *name, const struct buf *data,
+    struct ls_err *err)
+{
+	char	*path = xasprintf("%s/%s", dir, name);
+	int	 fd, r = -1;
+
+	if (data->len > 512) {
+		ls_err_set(err, "%s: %zu bytes, too many to write in place",
+		    path, data->len);
+		goto out;
+	}
+	if ((fd = open(path, O_WRONLY | O_NOFOLLOW | O_CLOEXEC)) == -1) {
+		if (errno == ENOENT)
+			r = write_durably(dir, name, data, err);
+		else
+			ls_err_sys(err, "%s", path);
+		goto out;
+	}
+	if (pwrite(fd, data->data, data->len, 0) != (ssize_t)data->len ||
+	    ftruncate(fd, (off_t)data->len) == -1 || fdatasync(fd) == -1)
+		ls_err_sys(err, "%s: write", path);
+	else
+		r = 0;
+	close(fd);
+out:
+	free(path);
+	return r;
+}
+
+/*
  * Read all of dir/name into b (initialized by the caller). Returns 1,
  * 0 if the file does not exist, -1 on another error (err says which).
  */

@@ -11,6 +11,8 @@ int	mkdir_p(const char *path, mode_t mode);
 int	mkdir_parent(const char *path);
 int	write_durably(const char *dir, const char *name, const struct buf *,
 	    struct ls_err *);
+int	write_small_in_place(const char *dir, const char *name,
+	    const struct buf *, struct ls_err *);
 int	read_whole(const char *dir, const char *name, struct buf *,
 	    struct ls_err *);
 int	overlay_upper_mounted(const char *upperdir);

@@ -450,7 +450,7 @@ write_gen(const char *statedir, uint64_t gen, struct ls_err *err)
 
 	buf_init(&b);
 	buf_addf(&b, "%" PRIu64 "\n", gen);
-	r = write_durably(statedir, "gen", &b, err);
+	r = write_small_in_place(statedir, "gen", &b, err);
 	buf_release(&b);
 	return r;
 }

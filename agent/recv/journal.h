@@ -21,8 +21,8 @@
  *      a phase twice equals running it once; after each phase, every
  *      directory it changed is fsynced (past APPLY_MAX_DIRTY of them: a
  *      syncfs) and a count of finished phases is written, fsynced;
- *   4. the generation file is replaced (temp, fsync, rename), and the
- *      journal removed.
+ *   4. the generation file is rewritten in place (a few bytes in one
+ *      sector, all or nothing; fdatasync), and the journal removed.
  * An operation that does not fit the tree (a parent that became a
  * symlink or a file, a source already gone: the primary read a tree
  * that changed under it) is skipped, not fatal, and its path reported

@@ -160,6 +160,36 @@ START_TEST(test_one_move_needs_no_journal)
 }
 END_TEST
 
+/* The generation is rewritten in place (same inode), whole: a shorter
+ * number leaves nothing of the longer one behind. */
+START_TEST(test_generation_is_rewritten_in_place)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	struct stat	 a, b;
+	char		 gen[160];
+	uint64_t	 want[] = { 10, 11, 9 };
+	size_t		 i;
+	char		*s1;
+
+	snprintf(gen, sizeof(gen), "%s/gen", statedir);
+	for (i = 0; i < 3; i++) {
+		s1 = journal_stage_name(j);
+		put(stagefd, s1, "x");
+		journal_move(j, s1, "f");
+		ck_assert_msg(journal_commit(j, want[i], NULL, NULL, &err) ==
+		    0, "%s", err.msg);
+		free(s1);
+		ck_assert_int_eq(stat(gen, i == 0 ? &a : &b), 0);
+		if (i > 0)
+			ck_assert_uint_eq(a.st_ino, b.st_ino);
+		ck_assert_uint_eq(recover(), want[i]);
+	}
+	ck_assert_int_eq(b.st_size, 2);		/* "9\n" */
+	journal_free(j);
+}
+END_TEST
+
 START_TEST(test_existing_dir_keeps_children_and_takes_metadata)
 {
 	struct journal	*j = journal_new(rootfd, stagefd, statedir);
@@ -518,6 +548,7 @@ main(void)
 	const TTest	*tests[] = {
 		test_commit_applies_the_whole_batch,
 		test_one_move_needs_no_journal,
+		test_generation_is_rewritten_in_place,
 		test_existing_dir_keeps_children_and_takes_metadata,
 		test_partial_journal_is_discarded,
 		test_complete_journal_is_finished,
