@@ -38,7 +38,8 @@ static void	load_containers(struct replica *);
 struct replica *
 replica_new(struct loop *loop, const struct conf *conf, struct ls_err *err)
 {
-	struct replica	*r = xcalloc(1, sizeof(*r));
+	struct replica		*r = xcalloc(1, sizeof(*r));
+	const struct conf_peer	*peer;
 
 	r->loop = loop;
 	r->conf = conf;
@@ -60,6 +61,14 @@ replica_new(struct loop *loop, const struct conf *conf, struct ls_err *err)
 	loop_before_sleep(loop, before_sleep, r);
 	load_containers(r);
 	role_init(r);
+	/*
+	 * A session to every peer from the start, kept up with or without
+	 * containers: a wrong host key or an unreachable peer shows in the
+	 * log now, not at the first `add`, and an `add` ships at once
+	 * instead of waiting for a handshake (about 0.3 s).
+	 */
+	TAILQ_FOREACH(peer, &conf->peers, entry)
+		(void)replica_ship_for(r, peer->name);
 	return r;
 }
 

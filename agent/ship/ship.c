@@ -306,8 +306,7 @@ ship_kick(struct ship *s)
 	int			 r;
 
 	if (s->state == SHIP_DOWN) {
-		if (s->retry == 0 && s->conn == NULL &&
-		    next_container(s, now) != NULL)
+		if (s->retry == 0 && s->conn == NULL)
 			ship_connect(s);
 		return;
 	}

@@ -4,8 +4,9 @@
  * exists, OPEN to make a container current, then batches, each
  * answered by an ACK once the peer made it durable. Within a batch
  * there is no round trip: frames stream while the SSH queue is below
- * SHIP_HIGH_WATER. A lost session is retried with backoff; containers
- * with a batch in flight rescan, so nothing is lost.
+ * SHIP_HIGH_WATER. The session is kept up whether or not a container
+ * uses it; a lost one is retried with backoff, and containers with a
+ * batch in flight rescan, so nothing is lost.
  *
  * The ship borrows the daemon's container list and only touches the
  * containers whose peer it is.

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # daemon_basics: in each lab host, with the lab's own layersync.conf,
 # the daemon starts, answers `layersync status` with that host's node
-# and peer, and stops cleanly on SIGTERM (exit 0, socket removed).
+# and peer, opens its SSH session to the peer before any container is
+# added, and stops cleanly on SIGTERM (exit 0, socket removed).
 . "$(dirname "$0")/lib.sh"
 
 lab_up
@@ -27,6 +28,13 @@ grep -qx 'peer beta: root@10.210.0.2 port 22' <<<"$out" ||
 	fail "alpha: status lacks its peer beta: $out"
 out_beta=$("$LAB" exec beta "$LS" status) || fail "beta: status failed"
 grep -qx 'node: beta' <<<"$out_beta" || fail "beta: status lacks 'node: beta': $out_beta"
+# no container yet, and each has already logged in to the other over SSH:
+# its session is up, or the remote command answered (this config runs
+# the installed layersync there, which a test build may not have)
+for host in alpha beta; do
+	wait_for 10 grep -Eq 'peer (alpha|beta): (session up|remote:)' "$TMP/$host.log" ||
+		fail "$host: no session to its peer before any add; log: $(cat "$TMP/$host.log")"
+done
 
 for host in alpha beta; do
 	if [ $host = alpha ]; then w=$alpha_wrapper; s=$out; else w=$beta_wrapper; s=$out_beta; fi
