@@ -201,6 +201,7 @@ st_fits(const struct stat *st, const struct index_stat *acked)
 void
 batch_presign(struct batch *b)
 {
+	const struct index_stat	*acked;
 	struct delta_sig_layout	 l;
 	struct batch_plan	*p;
 	struct ls_err		 err;
@@ -210,17 +211,16 @@ batch_presign(struct batch *b)
 
 	for (i = 0; i < b->nplan; i++) {
 		p = &b->plan[i];
-		if (!patchable(b, p, batch_acked(b, p->path)))
+		if (!patchable(b, p, acked = batch_acked(b, p->path)))
 			continue;
 		/* the container's tree: never open a FIFO or a device */
 		if ((fd = beneath_open_reg(b->rootfd, p->path, O_RDONLY, &st,
 		    &err)) == -1)
 			continue;
-		if (st_fits(&st, batch_acked(b, p->path)) &&
+		if (st_fits(&st, acked) &&
 		    (uint64_t)st.st_size <= PATCH_HASH_MAX - b->patch_hashed) {
 			b->patch_hashed += (uint64_t)st.st_size;
-			delta_sig_layout_for(
-			    (off_t)batch_acked(b, p->path)->size, &l);
+			delta_sig_layout_for((off_t)acked->size, &l);
 			if (sign_file(fd, st.st_size, &l, &p->oursig) == 0) {
 				p->presigned = 1;
 				p->presign_st = st;
