@@ -39,6 +39,9 @@ struct apply {
 	size_t		 ndirty;
 	int		 sync_all;	/* some dir not recorded: syncfs */
 	int		 staged;	/* files fsynced at apply_sync() */
+	int		 root_dirty;	/* staged: root recorded since sync */
+	uid_t		 new_uid;	/* staged: the owner a new file gets */
+	gid_t		 new_gid;
 };
 
 struct apply_file {
@@ -47,10 +50,18 @@ struct apply_file {
 	struct apply_xattr	*xattrs;
 	char			*store;
 	const char		*leaf;	/* into e.path */
-	int			 pfd;
+	int			 pfd;	/* -1: made at its name (staged) */
 	int			 fd;
+	uint64_t		 end;	/* written up to here, at most */
 	char			 tmp[APPLY_TMP_LEN];
 };
+
+/*
+ * Below this size a staged file leaves its writeback to apply_sync():
+ * starting it early costs a call and an I/O per file, and buys nothing
+ * when the whole file went out in one write.
+ */
+#define APPLY_EARLY_WRITEBACK	(64 * 1024)
 
 /* Per-mount overlayfs state: file handles, a uuid, link counts. */
 static const char *const xattr_per_mount[] = {
@@ -123,9 +134,19 @@ struct apply *
 apply_new_staged(int rootfd, struct ls_err *err)
 {
 	struct apply	*ap;
+	struct stat	 st;
 
-	if ((ap = apply_new(rootfd, err)) != NULL)
-		ap->staged = 1;
+	if ((ap = apply_new(rootfd, err)) == NULL)
+		return NULL;
+	if (fstat(ap->rootfd, &st) == -1) {
+		ls_err_sys(err, "stage dir");
+		apply_free(ap);
+		return NULL;
+	}
+	/* a setgid directory gives its group to what is made in it */
+	ap->new_uid = geteuid();
+	ap->new_gid = st.st_mode & S_ISGID ? st.st_gid : getegid();
+	ap->staged = 1;
 	return ap;
 }
 
@@ -159,38 +180,6 @@ apply_free(struct apply *ap)
 	free(ap);
 }
 
-/* Keep fd, a changed directory (staged: or file), until apply_sync();
- * takes fd over. */
-static void
-dirty_add(struct apply *ap, int fd)
-{
-	struct stat	 st;
-	size_t		 i;
-
-	if (ap->sync_all || fstat(fd, &st) == -1 ||
-	    ap->ndirty == APPLY_MAX_DIRTY) {
-		ap->sync_all = 1;
-		close(fd);
-		return;
-	}
-	for (i = 0; i < ap->ndirty; i++) {
-		if (ap->dirty[i].dev == st.st_dev &&
-		    ap->dirty[i].ino == st.st_ino) {
-			close(fd);
-			return;
-		}
-	}
-	ap->dirty[ap->ndirty].dev = st.st_dev;
-	ap->dirty[ap->ndirty].ino = st.st_ino;
-	ap->dirty[ap->ndirty++].fd = fd;
-}
-
-void
-apply_note_dir(struct apply *ap, int fd)
-{
-	dirty_add(ap, fd);
-}
-
 /*
  * What a flush costs on this host, learnt as it goes (moving averages,
  * ms): an fsync of one entry, or a syncfs of the whole file system,
@@ -219,6 +208,48 @@ learn(double *avg, double ms)
 	*avg = *avg * 0.8 + ms * 0.2;
 }
 
+/* Would one syncfs cost less than fsyncing n entries one by one? */
+static int
+syncfs_cheaper(size_t n)
+{
+	return n > 1 && (double)n * fsync_ms > syncfs_ms;
+}
+
+/* Keep fd, a changed directory (staged: or file), until apply_sync();
+ * takes fd over. */
+static void
+dirty_add(struct apply *ap, int fd)
+{
+	struct stat	 st;
+	size_t		 i;
+
+	if (ap->sync_all || fstat(fd, &st) == -1 ||
+	    ap->ndirty == APPLY_MAX_DIRTY) {
+		ap->sync_all = 1;
+		close(fd);
+		return;
+	}
+	for (i = 0; i < ap->ndirty; i++) {
+		if (ap->dirty[i].dev == st.st_dev &&
+		    ap->dirty[i].ino == st.st_ino) {
+			close(fd);
+			return;
+		}
+	}
+	ap->dirty[ap->ndirty].dev = st.st_dev;
+	ap->dirty[ap->ndirty].ino = st.st_ino;
+	ap->dirty[ap->ndirty++].fd = fd;
+	/* decided now, the rest of a large batch need not keep its fds */
+	if (syncfs_cheaper(ap->ndirty))
+		ap->sync_all = 1;
+}
+
+void
+apply_note_dir(struct apply *ap, int fd)
+{
+	dirty_add(ap, fd);
+}
+
 int
 apply_sync(struct apply *ap, struct ls_err *err)
 {
@@ -226,8 +257,6 @@ apply_sync(struct apply *ap, struct ls_err *err)
 	size_t		 i, n = ap->ndirty;
 	int		 r = 0;
 
-	if (n > 1 && (double)n * fsync_ms > syncfs_ms)
-		ap->sync_all = 1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < n; i++) {
 		/* a syncfs follows: it covers them all, at one flush */
@@ -239,6 +268,7 @@ apply_sync(struct apply *ap, struct ls_err *err)
 		close(ap->dirty[i].fd);
 	}
 	ap->ndirty = 0;
+	ap->root_dirty = 0;
 	if (!ap->sync_all) {
 		if (n > 0 && r == 0)
 			learn(&fsync_ms, elapsed_ms(&t0) / (double)n);
@@ -397,12 +427,14 @@ mtime_of(const struct apply_entry *e, struct timespec ts[2])
 }
 
 /* Metadata of a file or directory, in the order apply.h explains. */
+/* owned: fd is a file just made, already owned by e's uid and gid */
 static int
-meta_fd(int fd, const struct apply_entry *e, struct ls_err *err)
+meta_fd_owned(int fd, const struct apply_entry *e, int owned,
+    struct ls_err *err)
 {
 	struct timespec	 ts[2];
 
-	if (fchown(fd, e->uid, e->gid) == -1)
+	if (!owned && fchown(fd, e->uid, e->gid) == -1)
 		return fail(err, "chown", e->path);
 	if (fchmod(fd, e->mode & 07777) == -1)
 		return fail(err, "chmod", e->path);
@@ -411,6 +443,12 @@ meta_fd(int fd, const struct apply_entry *e, struct ls_err *err)
 	if (futimens(fd, mtime_of(e, ts)) == -1)
 		return fail(err, "set mtime of", e->path);
 	return 0;
+}
+
+static int
+meta_fd(int fd, const struct apply_entry *e, struct ls_err *err)
+{
+	return meta_fd_owned(fd, e, 0, err);
 }
 
 /* Metadata of a symlink or special node we just made at tmp. */
@@ -458,6 +496,40 @@ file_copy_entry(struct apply_file *f, const struct apply_entry *e)
 	}
 }
 
+/*
+ * In the stage, a file is made at its own name, with no temporary and
+ * no rename: nothing refers to the stage until apply_sync() has made
+ * the batch durable and the journal names its entries, and a crash
+ * before that empties the stage. So a torn file there is never used.
+ */
+static struct apply_file *
+staged_file_open(struct apply *ap, const struct apply_entry *e,
+    struct ls_err *err)
+{
+	struct apply_file	*f;
+	int			 fd;
+
+	if (path_valid(e->path, err) == -1)
+		return NULL;
+	if (strchr(e->path, '/') != NULL) {
+		errno = EINVAL;
+		fail(err, "stage entries have one component, not", e->path);
+		return NULL;
+	}
+	if ((fd = openat(ap->rootfd, e->path, O_RDWR | O_CREAT | O_EXCL |
+	    O_NOFOLLOW | O_CLOEXEC, 0600)) == -1) {
+		fail(err, "create staged file for", e->path);
+		return NULL;
+	}
+	f = xcalloc(1, sizeof(*f));
+	file_copy_entry(f, e);
+	f->leaf = f->e.path;
+	f->pfd = -1;
+	f->fd = fd;
+	f->ap = ap;
+	return f;
+}
+
 struct apply_file *
 apply_file_open(struct apply *ap, const struct apply_entry *e,
     struct ls_err *err)
@@ -471,6 +543,8 @@ apply_file_open(struct apply *ap, const struct apply_entry *e,
 		errno = EINVAL;
 		return NULL;
 	}
+	if (ap->staged)
+		return staged_file_open(ap, e, err);
 	if ((pfd = beneath_parent(ap->rootfd, e->path, &leaf, err)) == -1)
 		return NULL;
 	f = xcalloc(1, sizeof(*f));
@@ -485,12 +559,6 @@ apply_file_open(struct apply *ap, const struct apply_entry *e,
 	f->pfd = pfd;
 	f->ap = ap;
 	return f;
-}
-
-int
-apply_file_fd(const struct apply_file *f)
-{
-	return f->fd;
 }
 
 int
@@ -516,6 +584,8 @@ apply_file_write(struct apply_file *f, uint64_t off, const void *p,
 		off += (uint64_t)n;
 		len -= (size_t)n;
 	}
+	if (off > f->end)
+		f->end = off;
 	return 0;
 }
 
@@ -530,13 +600,44 @@ file_free(struct apply_file *f)
 	free(f);
 }
 
+/* Remove the file's half-made object: its temporary, or its stage name. */
+static void
+file_unlink(struct apply_file *f)
+{
+	if (f->pfd == -1)
+		(void)unlinkat(f->ap->rootfd, f->leaf, 0);
+	else
+		(void)unlinkat(f->pfd, f->tmp, 0);
+}
+
 void
 apply_file_abort(struct apply_file *f)
 {
 	if (f == NULL)
 		return;
-	(void)unlinkat(f->pfd, f->tmp, 0);
+	file_unlink(f);
 	file_free(f);
+}
+
+/* Staged: the file and the stage's directory wait for apply_sync(). */
+static void
+staged_file_done(struct apply_file *f)
+{
+	struct apply	*ap = f->ap;
+
+	/*
+	 * Start a large file's writeback now, without waiting, so
+	 * apply_sync() finds little left to write; it reports what fails.
+	 */
+	if (f->e.size >= APPLY_EARLY_WRITEBACK)
+		(void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+	if (ap->sync_all)
+		return;		/* one syncfs covers it all */
+	dirty_add(ap, fcntl(f->fd, F_DUPFD_CLOEXEC, 0));
+	if (!ap->root_dirty) {
+		dirty_add(ap, fcntl(ap->rootfd, F_DUPFD_CLOEXEC, 0));
+		ap->root_dirty = 1;
+	}
 }
 
 int
@@ -544,21 +645,25 @@ apply_file_commit(struct apply_file *f, struct ls_err *err)
 {
 	int	 r = -1;
 
-	/* truncation, not written zeros, makes the holes */
-	if (ftruncate(f->fd, (off_t)f->e.size) == -1) {
+	/*
+	 * Truncation, not written zeros, makes the holes. The file is new
+	 * and only apply_file_write() wrote it: when the writes reached
+	 * the size, it has it already (ext4 would still walk its blocks).
+	 */
+	if (f->end != f->e.size && ftruncate(f->fd, (off_t)f->e.size) == -1) {
 		fail(err, "truncate", f->e.path);
 		goto done;
 	}
-	if (meta_fd(f->fd, &f->e, err) == -1)
+	if (meta_fd_owned(f->fd, &f->e, f->pfd == -1 &&
+	    f->e.uid == f->ap->new_uid && f->e.gid == f->ap->new_gid,
+	    err) == -1)
 		goto done;
-	if (f->ap->staged) {
-		/*
-		 * Start the writeback now, without waiting, so apply_sync()
-		 * finds little left to write; it reports what fails.
-		 */
-		(void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
-		dirty_add(f->ap, fcntl(f->fd, F_DUPFD_CLOEXEC, 0));
-	} else if (fsync(f->fd) == -1) {
+	if (f->pfd == -1) {
+		staged_file_done(f);
+		r = 0;
+		goto done;
+	}
+	if (fsync(f->fd) == -1) {
 		fail(err, "fsync", f->e.path);
 		goto done;
 	}
@@ -569,7 +674,7 @@ apply_file_commit(struct apply_file *f, struct ls_err *err)
 	r = 0;
 done:
 	if (r == -1)
-		(void)unlinkat(f->pfd, f->tmp, 0);
+		file_unlink(f);
 	file_free(f);
 	return r;
 }

@@ -22,7 +22,8 @@
  * apply_sync() (the receiver's stage, before the journal commits): a
  * regular file is not fsynced at commit but kept, like a directory, for
  * apply_sync(). A small batch then pays one fsync per entry; a large
- * one, one syncfs instead of 5,000 flushes.
+ * one, one syncfs instead of 5,000 flushes. Its regular files skip the
+ * temporary name (see apply_file_open()).
  * apply_note_dir() records a directory the caller changed itself.
  *
  * Metadata order matters: chown before chmod (chown clears setuid and
@@ -94,15 +95,15 @@ int		 apply_node(struct apply *, const struct apply_entry *,
 		    struct ls_err *);
 
 /*
- * A regular file: open a temporary file, fill it with apply_file_write()
- * or through apply_file_fd() (librsync; apply_file_write() uses
- * pwrite and leaves the offset alone), then commit or abort; both free
- * the handle, whatever they return. Writes past entry->size fail;
- * regions never written stay holes: commit truncates to entry->size.
+ * A regular file: open a temporary file, fill it with apply_file_write(),
+ * then commit or abort; both free the handle, whatever they return.
+ * Writes past entry->size fail; regions never written stay holes:
+ * commit truncates to entry->size. In a staged apply the file is made
+ * at its own name (one component, which must not exist) with no
+ * temporary: the stage is nobody's tree until apply_sync().
  */
 struct apply_file *apply_file_open(struct apply *, const struct apply_entry *,
 		    struct ls_err *);
-int		 apply_file_fd(const struct apply_file *);
 int		 apply_file_write(struct apply_file *, uint64_t off,
 		    const void *, size_t, struct ls_err *);
 int		 apply_file_commit(struct apply_file *, struct ls_err *);

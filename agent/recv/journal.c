@@ -51,6 +51,7 @@ journal_new(int rootfd, int stagefd, const char *statedir)
 	j->rootfd = rootfd;
 	j->stagefd = stagefd;
 	j->statedir = xstrdup(statedir);
+	j->move_pfd = -1;
 	TAILQ_INIT(&j->ops);
 	return j;
 }
@@ -75,6 +76,7 @@ journal_free(struct journal *j)
 	if (j == NULL)
 		return;
 	ops_clear(&j->ops);
+	journal_forget_parent(j);
 	free(j->statedir);
 	free(j);
 }
@@ -418,6 +420,8 @@ run_phases(struct journal *j, int done, struct ls_err *err)
 		return -1;
 	TAILQ_FOREACH(op, &j->ops, entry) {
 		if (op->kind == JOP_PHASE) {
+			/* the sync forgets the dirs noted; so does the cache */
+			journal_forget_parent(j);
 			if (phase > done && (apply_sync(ap, err) == -1 ||
 			    write_done(j->statedir, phase, err) == -1)) {
 				r = -1;
@@ -436,6 +440,7 @@ run_phases(struct journal *j, int done, struct ls_err *err)
 				    j->skip_arg);
 		}
 	}
+	journal_forget_parent(j);
 	if (r == 0 && phase > done && apply_sync(ap, err) == -1)
 		r = -1;
 	apply_free(ap);

@@ -42,6 +42,9 @@ struct journal {
 	struct jops	 ops;
 	size_t		 nops;
 	uint64_t	 seq;		/* stage names */
+	/* while a phase moves files into one directory: its fd, its path */
+	int		 move_pfd;
+	char		*move_dir;
 };
 
 /* PATCH's ranges, "OFF+LEN,..." or "-" for none: how many, or -1. */
@@ -49,5 +52,6 @@ struct journal {
 int	journal_ranges_parse(const char *, struct frame_range *);
 int	journal_run_op(struct journal *, struct apply *, const struct jop *,
 	    struct ls_err *);
+void	journal_forget_parent(struct journal *);
 
 #endif

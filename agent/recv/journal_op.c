@@ -36,11 +36,10 @@ exists(int rootfd, const char *rel, struct stat *st, struct ls_err *err)
 }
 
 static int
-staged_exists(int stagefd, const char *name, struct ls_err *err)
+staged_stat(int stagefd, const char *name, struct stat *st,
+    struct ls_err *err)
 {
-	struct stat	 st;
-
-	if (fstatat(stagefd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+	if (fstatat(stagefd, name, st, AT_SYMLINK_NOFOLLOW) == 0)
 		return 1;
 	if (errno == ENOENT)
 		return 0;
@@ -49,15 +48,68 @@ staged_exists(int stagefd, const char *name, struct ls_err *err)
 }
 
 static int
+staged_exists(int stagefd, const char *name, struct ls_err *err)
+{
+	struct stat	 st;
+
+	return staged_stat(stagefd, name, &st, err);
+}
+
+void
+journal_forget_parent(struct journal *j)
+{
+	if (j->move_pfd != -1)
+		close(j->move_pfd);
+	j->move_pfd = -1;
+	free(j->move_dir);
+	j->move_dir = NULL;
+}
+
+/*
+ * The parent directory of path, kept for the next move: a burst's
+ * files mostly go into one directory, and opening it beneath the root
+ * each time cost as much as the rename. The fd stays the journal's;
+ * the apply is given its own, to fsync at the phase's end. Moving a
+ * non-directory onto a name cannot replace a directory (rename(2)
+ * refuses), so the path keeps naming the same directory until an
+ * operation that can change directories: op_move forgets it after
+ * moving a directory or removing what was in the way, and every other
+ * kind of operation and every phase's end forget it too.
+ */
+static int
+move_parent(struct journal *j, struct apply *ap, const char *path,
+    const char **leafp, struct ls_err *err)
+{
+	const char	*slash = strrchr(path, '/');
+	size_t		 dlen = slash != NULL ? (size_t)(slash - path) : 0;
+	int		 pfd;
+
+	if (j->move_dir != NULL && strlen(j->move_dir) == dlen &&
+	    strncmp(j->move_dir, path, dlen) == 0 &&
+	    path_valid(path, NULL) == 0) {
+		*leafp = slash != NULL ? slash + 1 : path;
+		return j->move_pfd;
+	}
+	journal_forget_parent(j);
+	if ((pfd = beneath_parent(j->rootfd, path, leafp, err)) == -1)
+		return -1;
+	apply_note_dir(ap, fcntl(pfd, F_DUPFD_CLOEXEC, 0));
+	j->move_pfd = pfd;
+	j->move_dir = xstrndup(path, dlen);
+	return pfd;
+}
+
+static int
 op_move(struct journal *j, struct apply *ap, const struct jop *op,
     struct ls_err *err)
 {
+	struct stat	 st;
 	const char	*leaf;
 	int		 pfd, r, tries;
 
-	if ((r = staged_exists(j->stagefd, op->a, err)) != 1)
+	if ((r = staged_stat(j->stagefd, op->a, &st, err)) != 1)
 		return r;	/* 0: it already ran */
-	if ((pfd = beneath_parent(j->rootfd, op->b, &leaf, err)) == -1)
+	if ((pfd = move_parent(j, ap, op->b, &leaf, err)) == -1)
 		return -1;
 	for (tries = 0; tries < 2; tries++) {
 		if (renameat(j->stagefd, op->a, pfd, leaf) == 0)
@@ -67,15 +119,16 @@ op_move(struct journal *j, struct apply *ap, const struct jop *op,
 		if (tries > 0 || (errno != EISDIR && errno != ENOTDIR &&
 		    errno != ENOTEMPTY && errno != EEXIST)) {
 			ls_err_sys(err, "move into %s", op->b);
-			close(pfd);
+			journal_forget_parent(j);
 			return -1;
 		}
 		if (apply_remove(ap, op->b, err) == -1) {
-			close(pfd);
+			journal_forget_parent(j);
 			return -1;
 		}
 	}
-	apply_note_dir(ap, pfd);	/* fsynced at the phase's end */
+	if (tries > 0 || S_ISDIR(st.st_mode))
+		journal_forget_parent(j);
 	return 0;
 }
 
@@ -407,6 +460,8 @@ int
 journal_run_op(struct journal *j, struct apply *ap, const struct jop *op,
     struct ls_err *err)
 {
+	if (op->kind != JOP_MOVE)
+		journal_forget_parent(j);
 	switch (op->kind) {
 	case JOP_MOVE:
 		return op_move(j, ap, op, err);

@@ -103,18 +103,24 @@ entry(const char *path, enum entry_kind kind, mode_t mode)
 }
 
 static int
-apply_reg(struct apply_entry *e, const char *content)
+apply_reg_in(struct apply *a, struct apply_entry *e, const char *content)
 {
 	struct apply_file	*f;
 
 	e->size = strlen(content);
-	if ((f = apply_file_open(ap, e, &err)) == NULL)
+	if ((f = apply_file_open(a, e, &err)) == NULL)
 		return -1;
 	if (apply_file_write(f, 0, content, e->size, &err) == -1) {
 		apply_file_abort(f);
 		return -1;
 	}
 	return apply_file_commit(f, &err);
+}
+
+static int
+apply_reg(struct apply_entry *e, const char *content)
+{
+	return apply_reg_in(ap, e, content);
 }
 
 static void
@@ -667,15 +673,18 @@ START_TEST(test_sparse_file_stays_sparse)
 	ck_assert_ptr_nonnull(f = apply_file_open(ap, &e, &err));
 	ck_assert_int_eq(apply_file_write(f, 0, block, sizeof(block), &err),
 	    0);
-	/* the caller may write through the fd too, as librsync will */
-	ck_assert_int_eq(pwrite(apply_file_fd(f), block, sizeof(block),
-	    e.size - sizeof(block)), (ssize_t)sizeof(block));
+	ck_assert_int_eq(apply_file_write(f, 16 << 20, block, sizeof(block),
+	    &err), 0);
+	/* nothing written past 16 MiB: the commit's truncate makes the size */
 	ck_assert_msg(apply_file_commit(f, &err) == 0, "%s", err.msg);
 	ck_assert_int_eq(stat(at(root, "sparse"), &st), 0);
 	ck_assert_int_eq(st.st_size, 64 << 20);
 	ck_assert_int_lt(st.st_blocks * 512, 1 << 20);
 	fd = open(at(root, "sparse"), O_RDONLY);
-	ck_assert_int_eq(pread(fd, mid, sizeof(mid), 32 << 20),
+	ck_assert_int_eq(pread(fd, mid, sizeof(mid), 8 << 20),
+	    (ssize_t)sizeof(mid));
+	ck_assert_int_eq(memcmp(mid, zero, sizeof(mid)), 0);
+	ck_assert_int_eq(pread(fd, mid, sizeof(mid), (64 << 20) - 16),
 	    (ssize_t)sizeof(mid));
 	ck_assert_int_eq(memcmp(mid, zero, sizeof(mid)), 0);
 	close(fd);
@@ -741,6 +750,109 @@ START_TEST(test_many_dirs_sync_through_syncfs)
 }
 END_TEST
 
+/* A stage's file is made at its own name: no temporary, no rename. */
+START_TEST(test_staged_file_is_made_at_its_name)
+{
+	struct apply		*sap = apply_new_staged(rootfd, &err);
+	struct apply_entry	 e = entry("00000001", ENTRY_REG, 0640);
+	struct apply_file	*f;
+	struct stat		 st, st2;
+	char			*s;
+
+	ck_assert_ptr_nonnull(sap);
+	e.uid = 1234;
+	e.gid = 5678;
+	e.size = 8;
+	ck_assert_ptr_nonnull(f = apply_file_open(sap, &e, &err));
+	ck_assert_int_eq(count_temps(root), 0);
+	/* the name is there from the start: a stage is nobody's tree */
+	ck_assert_int_eq(stat(at(root, "00000001"), &st), 0);
+	ck_assert_int_eq(apply_file_write(f, 0, "staged\n", 7, &err), 0);
+	ck_assert_msg(apply_file_commit(f, &err) == 0, "%s", err.msg);
+	ck_assert_int_eq(stat(at(root, "00000001"), &st2), 0);
+	ck_assert_uint_eq(st2.st_ino, st.st_ino);
+	ck_assert_int_eq(st2.st_size, 8);	/* the hole at the end */
+	ck_assert_str_eq(s = slurp(at(root, "00000001")), "staged\n");
+	free(s);
+	assert_meta(at(root, "00000001"), 1234, 5678, 0640);
+	ck_assert_msg(apply_sync(sap, &err) == 0, "%s", err.msg);
+
+	/* a second file fills it whole; an aborted one leaves nothing */
+	e.path = "00000002";
+	e.size = 3;
+	ck_assert_int_eq(apply_reg_in(sap, &e, "abc"), 0);
+	ck_assert_int_eq(stat(at(root, "00000002"), &st), 0);
+	ck_assert_int_eq(st.st_size, 3);
+	e.path = "00000003";
+	ck_assert_ptr_nonnull(f = apply_file_open(sap, &e, &err));
+	ck_assert_int_eq(apply_file_write(f, 0, "ab", 2, &err), 0);
+	apply_file_abort(f);
+	ck_assert(!exists(at(root, "00000003")));
+	ck_assert_msg(apply_sync(sap, &err) == 0, "%s", err.msg);
+	/* the files' and the stage's fds went with the sync */
+	ck_assert_int_eq(test_fd_count(), fds_before + 3);
+	apply_free(sap);
+}
+END_TEST
+
+/* The stage's files take the entry's owner, whatever the stage gives. */
+START_TEST(test_staged_file_owner_in_a_setgid_stage)
+{
+	struct apply		*sap;
+	struct apply_entry	 e = entry("00000001", ENTRY_REG, 0644);
+
+	/* a setgid directory gives its group to new files, not ours */
+	ck_assert_int_eq(fchown(rootfd, 0, 5678), 0);
+	ck_assert_int_eq(fchmod(rootfd, 02755), 0);
+	ck_assert_ptr_nonnull(sap = apply_new_staged(rootfd, &err));
+	ck_assert_int_eq(apply_reg_in(sap, &e, "root's"), 0);
+	assert_meta(at(root, "00000001"), 0, 0, 0644);
+	e.path = "00000002";
+	e.gid = 5678;
+	ck_assert_int_eq(apply_reg_in(sap, &e, "the group's"), 0);
+	assert_meta(at(root, "00000002"), 0, 5678, 0644);
+	e.path = "00000003";
+	e.uid = 1234;
+	e.mode = 04755;
+	ck_assert_int_eq(apply_reg_in(sap, &e, "setuid"), 0);
+	assert_meta(at(root, "00000003"), 1234, 5678, 04755);
+	ck_assert_msg(apply_sync(sap, &err) == 0, "%s", err.msg);
+	apply_free(sap);
+}
+END_TEST
+
+START_TEST(test_staged_file_never_takes_an_existing_or_nested_name)
+{
+	struct apply		*sap = apply_new_staged(rootfd, &err);
+	struct apply_entry	 e = entry("00000001", ENTRY_REG, 0644);
+	char			*s;
+
+	ck_assert_ptr_nonnull(sap);
+	ck_assert_int_eq(apply_reg(&e, "old"), 0);
+	/* O_EXCL: a name that is there is an error, never overwritten */
+	e.size = 3;
+	ck_assert_ptr_null(apply_file_open(sap, &e, &err));
+	ck_assert_int_eq(errno, EEXIST);
+	ck_assert_ptr_nonnull(strstr(err.msg, "00000001"));
+	ck_assert_str_eq(s = slurp(at(root, "00000001")), "old");
+	free(s);
+	/* nor through a symlink at the name */
+	ck_assert_int_eq(symlink(outside, at(root, "00000002")), 0);
+	e.path = "00000002";
+	ck_assert_ptr_null(apply_file_open(sap, &e, &err));
+	ck_assert_int_eq(errno, EEXIST);
+	/* a stage's entries have one component */
+	ck_assert_int_eq(mkdir(at(root, "d"), 0755), 0);
+	e.path = "d/00000003";
+	ck_assert_ptr_null(apply_file_open(sap, &e, &err));
+	ck_assert_ptr_nonnull(strstr(err.msg, "one component"));
+	ck_assert(!exists(at(root, "d/00000003")));
+	e.path = "../00000004";
+	ck_assert_ptr_null(apply_file_open(sap, &e, &err));
+	apply_free(sap);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -750,6 +862,9 @@ main(void)
 	int	 failed;
 
 	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_test(tc, test_staged_file_is_made_at_its_name);
+	tcase_add_test(tc, test_staged_file_never_takes_an_existing_or_nested_name);
+	tcase_add_test(tc, test_staged_file_owner_in_a_setgid_stage);
 	tcase_add_test(tc, test_file_gets_content_owner_mode_mtime_xattrs);
 	tcase_add_test(tc, test_setuid_and_setgid_survive_an_owner_change);
 	tcase_add_test(tc, test_file_replaces_old_version_atomically_by_rename);

@@ -13,6 +13,7 @@
 #include "frame.h"
 #include "journal.h"
 #include "testmain.h"
+#include "testpath.h"
 
 static char	 top[64];
 static char	 statedir[128];
@@ -328,6 +329,45 @@ START_TEST(test_misfit_ops_are_skipped_and_reported)
 }
 END_TEST
 
+/*
+ * Moves into one directory share its fd, and each still lands where
+ * its path says: across another directory in between, and after a
+ * file took the place of the directory (the move into it is a misfit,
+ * never a write into the unlinked directory). No fd is left open.
+ */
+START_TEST(test_moves_share_a_parent_and_still_land_right)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	char		 skipped[256] = "";
+	const char	*to[] = { "d/a", "d/b", "e/c", "d/d", "d", "d/x" };
+	const char	*text[] = { "a", "b", "c", "dd", "file", "x" };
+	char		*st[6];
+	struct stat	 sb;
+	int		 fds = test_fd_count();
+	size_t		 i;
+
+	ck_assert_int_eq(mkdirat(rootfd, "d", 0755), 0);
+	ck_assert_int_eq(mkdirat(rootfd, "e", 0755), 0);
+	for (i = 0; i < 6; i++) {
+		st[i] = journal_stage_name(j);
+		put(stagefd, st[i], text[i]);
+		journal_move(j, st[i], to[i]);
+	}
+	ck_assert_msg(journal_commit(j, 4, collect, skipped, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_str_eq(skipped, "d/x;");
+	ck_assert_int_eq(fstatat(rootfd, "d", &sb, AT_SYMLINK_NOFOLLOW), 0);
+	ck_assert(S_ISREG(sb.st_mode));
+	ck_assert_str_eq(get(rootfd, "d"), "file");
+	ck_assert_str_eq(get(rootfd, "e/c"), "c");
+	ck_assert_int_eq(test_fd_count(), fds);
+	for (i = 0; i < 6; i++)
+		free(st[i]);
+	journal_free(j);
+}
+END_TEST
+
 /* The staged tail lands in place, at the offset, with its mtime. */
 START_TEST(test_append_writes_the_tail_in_place)
 {
@@ -555,6 +595,7 @@ main(void)
 		test_replay_never_undoes_a_later_phase,
 		test_commit_splits_conflicting_ops_into_phases,
 		test_misfit_ops_are_skipped_and_reported,
+		test_moves_share_a_parent_and_still_land_right,
 		test_append_writes_the_tail_in_place,
 		test_append_replayed_equals_append_once,
 		test_append_to_a_shorter_file_is_skipped,
