@@ -52,60 +52,6 @@ delta_sig_new(off_t basis_size)
 	return job_new(rs_sig_begin(block_len, strong_len, magic));
 }
 
-static uint32_t
-be32(const unsigned char *p)
-{
-	return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 |
-	    (uint32_t)p[2] << 8 | p[3];
-}
-
-/*
- * A signature's layout, from its header: the magic, the block length
- * and the strong sum length, then one (u32 weak, strong) entry per
- * block. Only the BLAKE2 kinds, whose entries are comparable.
- */
-int
-delta_sig_layout(const void *sig, size_t len, struct delta_sig_layout *l)
-{
-	const unsigned char	*p = sig;
-
-	if (len < 12)
-		return -1;
-	l->magic = be32(p);
-	l->block_len = be32(p + 4);
-	l->strong_len = be32(p + 8);
-	if ((l->magic != RS_BLAKE2_SIG_MAGIC &&
-	    l->magic != RS_RK_BLAKE2_SIG_MAGIC) || l->block_len == 0 ||
-	    l->block_len > (1U << 24) || l->strong_len == 0 ||
-	    l->strong_len > RS_MAX_STRONG_SUM_LENGTH ||
-	    (len - 12) % (4 + l->strong_len) != 0)
-		return -1;
-	l->nblocks = (len - 12) / (4 + l->strong_len);
-	return 0;
-}
-
-/* The layout delta_sig_new(basis_size) will have. */
-void
-delta_sig_layout_for(off_t basis_size, struct delta_sig_layout *l)
-{
-	rs_magic_number	 magic = RS_BLAKE2_SIG_MAGIC;
-	size_t		 block_len = 0, strong_len = 0;
-
-	(void)rs_sig_args(basis_size, &magic, &block_len, &strong_len);
-	l->magic = (uint32_t)magic;
-	l->block_len = block_len;
-	l->strong_len = strong_len;
-	l->nblocks = 0;
-}
-
-/* A signature job making entries comparable to those of l's. */
-struct delta_job *
-delta_sig_like_new(const struct delta_sig_layout *l)
-{
-	return job_new(rs_sig_begin(l->block_len, l->strong_len,
-	    (rs_magic_number)l->magic));
-}
-
 struct delta_job *
 delta_loadsig_new(void)
 {

@@ -24,19 +24,7 @@
 struct delta_job;
 struct rs_signature;
 
-/* Where a signature's entries are: see delta_sig_layout(). */
-struct delta_sig_layout {
-	uint32_t	 magic;
-	size_t		 block_len, strong_len;
-	size_t		 nblocks;
-};
-#define DELTA_SIG_HEADER	12	/* bytes before the first entry */
-
 struct delta_job *delta_sig_new(off_t basis_size);
-int		  delta_sig_layout(const void *, size_t,
-		    struct delta_sig_layout *);
-void		  delta_sig_layout_for(off_t, struct delta_sig_layout *);
-struct delta_job *delta_sig_like_new(const struct delta_sig_layout *);
 struct delta_job *delta_loadsig_new(void);
 struct delta_job *delta_make_new(struct rs_signature *);
 struct delta_job *delta_patch_new(int basis_fd);

@@ -1,17 +1,53 @@
 /*
- * digest: the SHA-256 both ends of an append compare (frame.h, PREFIX):
- * the standby of the bytes its twin's file holds, the primary of the
- * same length of its own file.
+ * digest: what both ends of a replication compare to learn which bytes
+ * the twin already holds, without sending them: XXH3-128 of a file's
+ * first bytes (PREFIX, before an APPEND) and of each of its blocks
+ * (SUMS, before a PATCH).
+ *
+ * XXH3 is not a cryptographic hash, and need not be: it compares a
+ * container's file with the copy of that same file its twin holds, so
+ * a collision crafted by the container can only leave its own replica
+ * different from its own data, which it may write as it likes anyway.
+ * rsync (3.2 and later) compares blocks and whole files with xxh3 and
+ * xxh128 for the same reason. What it buys: about 10 GB/s here, where
+ * SHA-256 ran at 1.2 and librsync signs at 0.6, and both ends read
+ * every byte of each file they compare.
+ *
+ * Block sums, as they travel (SIG frames answering a BLOCKREQ):
+ *	u64 size	the file's size
+ *	u32 block_len	see frame_block_len_ok()
+ *	n * 16 bytes	XXH3-128 (high half first) of each block, the last
+ *			one short; n = size / block_len, rounded up, at
+ *			most FRAME_MAX_BLOCKS
  */
 #ifndef LS_DIGEST_H
 #define LS_DIGEST_H
 
+#include <stddef.h>
 #include <stdint.h>
 
+#include "buf.h"
 #include "frame.h"	/* FRAME_DIGEST_LEN */
 
-/* SHA-256 of fd's first len bytes (read with pread) into md. 0, or -1
- * with errno: EIO if fd holds fewer bytes, ENOMEM if libcrypto failed. */
-int	 digest_prefix(int fd, uint64_t len, unsigned char *md);
+#define DIGEST_SUM_LEN		16
+#define DIGEST_SUMS_HEADER	12
+
+/* Digest of fd's first len bytes (read with pread) into md. 0, or -1
+ * with errno: EIO if fd holds fewer bytes. */
+int		 digest_prefix(int fd, uint64_t len, unsigned char *md);
+
+/* The smallest block length that cuts size bytes into at most
+ * FRAME_MAX_BLOCKS blocks; 0 if none can. */
+uint32_t	 digest_block_len(uint64_t size);
+
+/* Append the block sums of fd's first size bytes to out. 0, or -1 with
+ * errno (EIO: fd holds fewer bytes; EINVAL: a bad block_len), out then
+ * holding a part. */
+int		 digest_blocks(int fd, uint64_t size, uint32_t block_len,
+		    struct buf *out);
+
+/* Are p, len well-formed sums of size bytes in block_len blocks? */
+int		 digest_sums_valid(const void *p, size_t len, uint64_t size,
+		    uint32_t block_len);
 
 #endif

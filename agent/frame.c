@@ -172,6 +172,12 @@ decode_payload(struct cursor *c, struct frame *f)
 		f->u.prefix.len = get_u64(c);
 		f->u.prefix.path = get_str(c);
 		return 0;
+	case FRAME_BLOCKREQ:
+		f->u.blockreq.size = get_u64(c);
+		f->u.blockreq.block_len = get_u32(c);
+		f->u.blockreq.path = get_str(c);
+		return frame_block_len_ok(f->u.blockreq.size,
+		    f->u.blockreq.block_len) ? 0 : -1;
 	case FRAME_ENTRY:
 		return decode_entry(c, &f->u.entry);
 	case FRAME_DATA:
@@ -265,7 +271,8 @@ frame_type_name(int type)
 		"REMOVE", "RENAME", "COMMIT", "ACK", "ERROR", "TWIN",
 		"TWIN_OK", "SKIPPED", "SIGREQ", "SIG", "SIGEND", "DELTA",
 		"NEED_IMAGE", "IMAGE", "IMAGE_END", "DIVERGED", "HANDOVER",
-		"OPEN_CKPT", "PREFIXREQ", "PREFIX", "APPEND", "PATCH"
+		"OPEN_CKPT", "PREFIXREQ", "PREFIX", "APPEND", "PATCH",
+		"BLOCKREQ"
 	};
 
 	if (type <= 0 || type >= FRAME__MAX)
@@ -382,6 +389,28 @@ frame_put_prefixreq(struct buf *b, const char *path, uint64_t len)
 	put_be(b, len, 8);
 	put_bytes_str(b, path, strlen(path));
 	finish(b, s);
+}
+
+void
+frame_put_blockreq(struct buf *b, const char *path, uint64_t size,
+    uint32_t block_len)
+{
+	size_t	 s = begin(b, FRAME_BLOCKREQ);
+
+	put_be(b, size, 8);
+	put_be(b, block_len, 4);
+	put_bytes_str(b, path, strlen(path));
+	finish(b, s);
+}
+
+/* A power of two in bounds, and at most FRAME_MAX_BLOCKS blocks,
+ * counted without overflow. */
+int
+frame_block_len_ok(uint64_t size, uint64_t block_len)
+{
+	return block_len >= FRAME_BLOCK_MIN && block_len <= FRAME_BLOCK_MAX &&
+	    (block_len & (block_len - 1)) == 0 &&
+	    size / block_len < FRAME_MAX_BLOCKS + (size % block_len == 0);
 }
 
 void

@@ -59,12 +59,12 @@
  *					One batch carries one whole
  *					checkpoint, so the journal makes
  *					its replacement atomic
- *	PREFIXREQ p->s	u64 length, str path	the SHA-256 of the first
+ *	PREFIXREQ p->s	u64 length, str path	the digest of the first
  *					length bytes of the twin's file, if
  *					it is a regular file of just that
  *					length with one link, please
  *	PREFIX	 s->p	bytes		the answer to the oldest open
- *					SIGREQ or PREFIXREQ: 32 bytes, or
+ *					SIGREQ or PREFIXREQ: 16 bytes, or
  *					none (no such file: send it whole)
  *	APPEND	 p->s	u64 offset	the next ENTRY, a regular file, is
  *					its twin's file (which holds offset
@@ -74,10 +74,17 @@
  *	PATCH	 p->s	n * (u64 offset, u64 length), n at most
  *			FRAME_MAX_RANGES, sorted and apart: the next
  *			ENTRY, a regular file, is its twin's file (whose
- *			signature, asked by SIGREQ, matched ours block for
- *			block outside them) with these ranges rewritten in
- *			place and cut to the entry's size: DATA frames
+ *			block sums, asked by BLOCKREQ, matched ours block
+ *			for block outside them) with these ranges rewritten
+ *			in place and cut to the entry's size: DATA frames
  *			carry only those ranges
+ *	BLOCKREQ p->s	u64 size, u32 block_len, str path	the block
+ *			sums (digest.h) of the twin's file, if it is a
+ *			regular file of just that size, please; block_len
+ *			a power of two from FRAME_BLOCK_MIN to
+ *			FRAME_BLOCK_MAX, cutting size into at most
+ *			FRAME_MAX_BLOCKS blocks. Answered like a SIGREQ:
+ *			SIG frames, then SIGEND (0: no such file)
  *
  * The receiver trusts nothing: frame_decode() bounds every length
  * against the frame type before a payload is looked at, and paths are
@@ -94,7 +101,7 @@
 #include "err.h"
 
 #define FRAME_MAGIC		0x4c53594eU	/* "LSYN" */
-#define FRAME_VERSION		5
+#define FRAME_VERSION		6
 #define FRAME_HDR_LEN		8
 #define FRAME_MAX_DATA		(256 * 1024)	/* DATA bytes per frame */
 #define FRAME_MAX_PAYLOAD	(FRAME_MAX_DATA + 64)
@@ -102,7 +109,10 @@
 #define FRAME_MAX_XATTRS	64
 #define FRAME_MAX_XATTR_VALUE	65536
 #define FRAME_MAX_LIST		1024	/* strings in one TWIN list */
-#define FRAME_DIGEST_LEN	32	/* PREFIX: SHA-256 */
+#define FRAME_DIGEST_LEN	16	/* PREFIX: XXH3-128 (digest.h) */
+#define FRAME_BLOCK_MIN		4096U	/* BLOCKREQ */
+#define FRAME_BLOCK_MAX		(64U * 1024 * 1024)
+#define FRAME_MAX_BLOCKS	65536U	/* sums of one file: 1 MiB at most */
 #define FRAME_MAX_RANGES	256	/* PATCH: ranges of one file */
 
 enum frame_type {
@@ -134,6 +144,7 @@ enum frame_type {
 	FRAME_PREFIX,
 	FRAME_APPEND,
 	FRAME_PATCH,
+	FRAME_BLOCKREQ,
 	FRAME__MAX
 };
 
@@ -202,6 +213,11 @@ struct frame {
 			struct frame_str	 path;
 		} prefix;		/* PREFIXREQ */
 		struct {
+			uint64_t		 size;
+			uint32_t		 block_len;
+			struct frame_str	 path;
+		} blockreq;
+		struct {
 			struct frame_str	 from, to;
 		} rename;
 	} u;
@@ -222,6 +238,10 @@ void	 frame_put_bytes(struct buf *, enum frame_type, const void *, size_t);
 void	 frame_put_empty(struct buf *, enum frame_type);
 void	 frame_put_rename(struct buf *, const char *, const char *);
 void	 frame_put_prefixreq(struct buf *, const char *, uint64_t len);
+void	 frame_put_blockreq(struct buf *, const char *, uint64_t size,
+	    uint32_t block_len);
+/* May a file of size bytes be summed in blocks of block_len? */
+int	 frame_block_len_ok(uint64_t size, uint64_t block_len);
 void	 frame_put_patch(struct buf *, const struct frame_range *, size_t);
 size_t	 frame_patch_ranges(const struct frame *, struct frame_range *);
 void	 frame_put_twin(struct buf *, const struct twin_spec *);

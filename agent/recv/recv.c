@@ -653,6 +653,8 @@ handle(struct recv *r, const struct frame *f, struct ls_err *err)
 		return recv_on_image_end(r, err);
 	case FRAME_SIGREQ:
 		return recv_on_sigreq(r, f, err);
+	case FRAME_BLOCKREQ:
+		return recv_on_blockreq(r, f, err);
 	case FRAME_END:
 		return on_file_end(r, err);
 	case FRAME_REMOVE:

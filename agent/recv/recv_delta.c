@@ -87,6 +87,21 @@ recv_on_delta(struct recv *r, const void *p, size_t len, int eof,
 	return 0;
 }
 
+/* Queue bytes as SIG frames; flush when the queue grows. */
+static int
+put_sig_frames(struct recv *r, const struct buf *b, struct ls_err *err)
+{
+	size_t	 off;
+
+	for (off = 0; off < b->len; off += FRAME_MAX_DATA)
+		frame_put_bytes(&r->obuf, FRAME_SIG, b->data + off,
+		    b->len - off < FRAME_MAX_DATA ? b->len - off :
+		    FRAME_MAX_DATA);
+	if (r->obuf.len > 4 * FRAME_MAX_DATA && recv_flush(r, err) == -1)
+		return -1;
+	return 0;
+}
+
 /* SIGREQ: the signature of the twin's copy, streamed, then SIGEND. */
 int
 recv_on_sigreq(struct recv *r, const struct frame *f, struct ls_err *err)
@@ -95,7 +110,6 @@ recv_on_sigreq(struct recv *r, const struct frame *f, struct ls_err *err)
 	struct delta_job	*job;
 	struct buf		 sig;
 	char			 chunk[FRAME_MAX_DATA], *path;
-	size_t			 off;
 	ssize_t			 n;
 	int			 rc = -1, done = 0;
 
@@ -116,15 +130,9 @@ recv_on_sigreq(struct recv *r, const struct frame *f, struct ls_err *err)
 			goto out;
 		}
 		if ((done = delta_feed(job, chunk, (size_t)n, n == 0, &sig,
-		    err)) == -1)
+		    err)) == -1 || put_sig_frames(r, &sig, err) == -1)
 			goto out;
-		for (off = 0; off < sig.len; off += FRAME_MAX_DATA)
-			frame_put_bytes(&r->obuf, FRAME_SIG, sig.data + off,
-			    sig.len - off < FRAME_MAX_DATA ? sig.len - off :
-			    FRAME_MAX_DATA);
 		buf_reset(&sig);
-		if (r->obuf.len > 4 * FRAME_MAX_DATA && recv_flush(r, err) == -1)
-			goto out;
 	}
 	frame_put_gen(&r->obuf, FRAME_SIGEND, 1);
 	rc = 0;
@@ -137,7 +145,43 @@ out:
 }
 
 /*
- * PREFIXREQ: the SHA-256 of the twin's file, if it is one an APPEND
+ * BLOCKREQ: the block sums (digest.h) of the twin's file, if it holds
+ * just the size the primary last shipped, as SIG frames, then SIGEND;
+ * SIGEND 0 alone if not. frame_decode() bounded the block length and
+ * so the sums: at most FRAME_MAX_BLOCKS of them.
+ */
+int
+recv_on_blockreq(struct recv *r, const struct frame *f, struct ls_err *err)
+{
+	struct source_entry	 se;
+	struct buf		 sums;
+	char			*path;
+	int			 rc = -1;
+
+	if (r->journal == NULL ||
+	    (path = recv_wire_path(f->u.blockreq.path, err)) == NULL)
+		return -1;
+	buf_init(&sums);
+	if (source_read(r->rootfd, path, &se, err) == -1 ||
+	    se.kind != ENTRY_REG ||
+	    (uint64_t)se.st.st_size != f->u.blockreq.size) {
+		frame_put_gen(&r->obuf, FRAME_SIGEND, 0);
+		rc = 0;
+	} else if (digest_blocks(se.fd, f->u.blockreq.size,
+	    f->u.blockreq.block_len, &sums) == -1)
+		ls_err_sys(err, "%s: block sums", path);
+	else if (put_sig_frames(r, &sums, err) == 0) {
+		frame_put_gen(&r->obuf, FRAME_SIGEND, 1);
+		rc = 0;
+	}
+	buf_release(&sums);
+	source_entry_clear(&se);
+	free(path);
+	return rc;
+}
+
+/*
+ * PREFIXREQ: the digest (digest.h) of the twin's file, if it is one an APPEND
  * could extend (regular, one link, no xattrs to keep, exactly the
  * length the primary last shipped); else an empty PREFIX.
  */
@@ -159,7 +203,7 @@ recv_on_prefixreq(struct recv *r, const struct frame *f, struct ls_err *err)
 		frame_put_bytes(&r->obuf, FRAME_PREFIX, NULL, 0);
 		rc = 0;
 	} else if (digest_prefix(se.fd, f->u.prefix.len, md) == -1)
-		ls_err_sys(err, "%s: SHA-256 of its %" PRIu64 " bytes", path,
+		ls_err_sys(err, "%s: digest of its %" PRIu64 " bytes", path,
 		    f->u.prefix.len);
 	else {
 		frame_put_bytes(&r->obuf, FRAME_PREFIX, md, sizeof(md));

@@ -80,6 +80,8 @@ int	 recv_open_basis(struct recv *, struct frame_str, struct ls_err *);
 int	 recv_on_delta(struct recv *, const void *, size_t, int eof,
 	    struct ls_err *);
 int	 recv_on_sigreq(struct recv *, const struct frame *, struct ls_err *);
+int	 recv_on_blockreq(struct recv *, const struct frame *,
+	    struct ls_err *);
 int	 recv_on_prefixreq(struct recv *, const struct frame *,
 	    struct ls_err *);
 

@@ -68,8 +68,8 @@ batch_free(struct batch *b)
 		free(b->plan[i].path);
 		free(b->plan[i].basis);
 		delta_sig_free(b->plan[i].sig);
-		buf_release(&b->plan[i].sigbytes);
-		buf_release(&b->plan[i].oursig);
+		buf_release(&b->plan[i].sums);
+		buf_release(&b->plan[i].oursums);
 	}
 	free(b->plan);
 	free(b->asked);
@@ -320,7 +320,7 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 		} else if ((d = batch_delta_for(b, &se)) != -1 &&
 		    batch_patch_plan(b, (size_t)d, &se, old) == 1) {
 			frame_put_patch(out, b->ranges, b->nranges);
-		} else if (d != -1) {
+		} else if (d != -1 && b->plan[d].sig != NULL) {
 			fe.target = (struct frame_str){ b->plan[d].basis,
 			    strlen(b->plan[d].basis) };
 			b->delta = delta_make_new(b->plan[d].sig);

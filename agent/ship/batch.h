@@ -13,24 +13,21 @@
  * The batch borrows the container's root fd and index.
  *
  * Deltas: batch_plan_deltas() picks the changed regular files the peer
- * already has (DELTA_MIN_SIZE and up); the caller asks the peer for
- * their signatures (one round trip per batch, not per file) and hands
- * them in with batch_delta_sig(); those files then ship as librsync
- * deltas against the twin's copy, the others whole. A planned file that
- * only grew is an append instead (batch_delta_append_at() non-zero):
- * the peer is asked for the digest of its copy, the caller has ours
- * made meanwhile (batch_hash_prefixes()), and if they match
- * (batch_delta_prefix()) only the new tail ships; if they do not, the
- * file was changed inside too, and batch_replan_appends() turns it into
- * a delta, to ask a signature for. Requests are numbered in the order
- * they are asked, which is the order of the answers.
- *
- * Patches: a delta whose file was rewritten in place (the usual change
- * to a database or an image file) ships as a PATCH instead: we sign our
- * file like the peer signed its own (batch_delta_sig_bytes() keeps the
- * peer's signature as sent), and the blocks whose entries differ, the
- * only bytes that changed, go into the twin's file in place. See
- * batch_patch.c.
+ * already has (DELTA_MIN_SIZE and up) and what to ask the peer of each;
+ * the caller sends the requests (batch_put_request(): one round trip
+ * per batch, not per file), has our side hashed meanwhile
+ * (batch_hash_ahead()) and hands the answers in, in order: the
+ * signature of the peer's copy (batch_delta_sig(): the file ships as a
+ * librsync delta), the digest of its copy of a file that only grew
+ * (batch_delta_prefix(): if it matches ours, only the new tail ships,
+ * an APPEND), or the block sums of its copy of a file rewritten in
+ * place (batch_delta_sums(), batch_delta_sums_end(): the blocks that
+ * differ ship into the twin's file in place, a PATCH; batch_patch.c).
+ * When an answer rules its plan out (the file grew and changed inside,
+ * or most of its blocks differ: bytes moved), batch_replan() asks again
+ * for the next kind, ending with a signature; the caller sends those
+ * requests too. Requests are numbered in the order they are asked,
+ * which is the order of the answers.
  */
 #ifndef LS_BATCH_H
 #define LS_BATCH_H
@@ -65,17 +62,23 @@ int		 batch_pump(struct batch *, struct buf *out, size_t budget,
 		    struct ls_err *);
 void		 batch_ack(struct batch *);
 uint64_t	 batch_gen(const struct batch *);
+enum batch_ask {
+	BATCH_ASK_SIG,		/* SIGREQ: SIG frames, SIGEND */
+	BATCH_ASK_PREFIX,	/* PREFIXREQ: PREFIX */
+	BATCH_ASK_SUMS,		/* BLOCKREQ: SIG frames, SIGEND */
+};
+
 size_t		 batch_plan_deltas(struct batch *);
+enum batch_ask	 batch_delta_ask(const struct batch *, size_t);
 const char	*batch_delta_basis(const struct batch *, size_t);
+void		 batch_put_request(const struct batch *, size_t, struct buf *);
+void		 batch_hash_ahead(struct batch *);
 void		 batch_delta_sig(struct batch *, size_t, struct rs_signature *);
-void		 batch_delta_sig_bytes(struct batch *, size_t, const void *,
-		    size_t);
-void		 batch_presign(struct batch *);
-uint64_t	 batch_delta_append_at(const struct batch *, size_t);
-void		 batch_hash_prefixes(struct batch *);
 void		 batch_delta_prefix(struct batch *, size_t, const void *,
 		    size_t);
-size_t		 batch_replan_appends(struct batch *);
+void		 batch_delta_sums(struct batch *, size_t, const void *, size_t);
+int		 batch_delta_sums_end(struct batch *, size_t, int ok);
+size_t		 batch_replan(struct batch *);
 const struct batch_stats *batch_stats(const struct batch *);
 
 #endif

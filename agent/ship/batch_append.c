@@ -3,11 +3,12 @@
  *
  * inotify says a file changed, not where: a write in the middle looks
  * like an append. So a file whose size grew (same inode, owner, mode,
- * one link, no xattrs) is checked, not trusted: the peer hashes the
- * bytes it holds (PREFIXREQ), we hash the same length of ours, and only
+ * one link, no xattrs) is checked, not trusted: the peer digests the
+ * bytes it holds (PREFIXREQ), we digest the same length of ours, and only
  * if the digests match does the tail alone ship (APPEND), which the
- * twin writes in place under its journal. Otherwise, or if the file
- * changed again meanwhile, it ships whole. This saves the signature of
+ * twin writes in place under its journal. Otherwise it asks again, as
+ * a patch or a delta (batch_replan()); if the file changed again
+ * meanwhile, it ships whole. This saves the signature of
  * the whole basis, the delta over the whole file and the whole new copy
  * on the twin that a delta costs for a log or a journal file.
  */
@@ -26,11 +27,12 @@
 
 /*
  * Our hashing runs in the daemon's loop, which must keep answering
- * `layersync check` (keepalived waits 2 s): at about 1.5 GB/s, 256 MiB
- * of prefixes per batch hold it for about 0.2 s. Past that budget,
- * grown files go as deltas, which read a slice at a time.
+ * `layersync check` (keepalived waits 2 s): at about 5 GB/s (digest.h,
+ * with the reads), 1 GiB of prefixes per batch hold it for about 0.2 s.
+ * Past that budget, grown files go as deltas, which read a slice at a
+ * time.
  */
-#define APPEND_HASH_MAX	(256ULL * 1024 * 1024)
+#define APPEND_HASH_MAX	(1024ULL * 1024 * 1024)
 
 /* Plan p as an append if the file only grew since the peer's copy. */
 void
@@ -57,43 +59,17 @@ batch_plan_append(struct batch *b, struct batch_plan *p,
 	close(fd);
 }
 
-/* Request k asks for a digest (non-zero: of so many bytes), not a
- * signature. */
-uint64_t
-batch_delta_append_at(const struct batch *b, size_t k)
-{
-	const struct batch_plan	*p = &b->plan[b->asked[k]];
-
-	return p->replanned ? 0 : p->append_at;
-}
-
 /*
- * Our digests of the planned appends, while the peer makes its own:
- * the caller sends the PREFIXREQs first. A file that cannot be read
- * as planned (replaced, shrunk) is left unhashed and ships whole.
+ * Our digest of plan p's prefix, from fd (the file as it is now, st),
+ * while the peer makes its own. A file that cannot be read as planned
+ * (replaced, shrunk) is left unhashed and ships whole.
  */
 void
-batch_hash_prefixes(struct batch *b)
+batch_hash_prefix(struct batch_plan *p, int fd, const struct stat *st)
 {
-	struct batch_plan	*p;
-	struct ls_err		 err;
-	struct stat		 st;
-	size_t			 i;
-	int			 fd;
-
-	for (i = 0; i < b->nplan; i++) {
-		p = &b->plan[i];
-		if (p->append_at == 0)
-			continue;
-		/* the container's tree: never open a FIFO or a device */
-		if ((fd = beneath_open_reg(b->rootfd, p->path, O_RDONLY, &st,
-		    &err)) == -1)
-			continue;
-		p->hashed = st.st_ino == p->ino &&
-		    (uint64_t)st.st_size >= p->append_at &&
-		    digest_prefix(fd, p->append_at, p->digest) == 0;
-		close(fd);
-	}
+	p->hashed = st->st_ino == p->ino &&
+	    (uint64_t)st->st_size >= p->append_at &&
+	    digest_prefix(fd, p->append_at, p->digest) == 0;
 }
 
 /* The peer's PREFIX, request k's answer: len 0, it has no such file. */
@@ -114,29 +90,15 @@ digests_match(const struct batch_plan *p)
 }
 
 /*
- * Once every digest is in: the appends whose prefix changed too (a
- * database file grows and changes inside) become deltas, asked as the
- * next requests. Returns how many; the caller asks for their
- * signatures. A file the peer does not hold as planned ships whole.
+ * Once every answer is in: why append plan p asks again, or NULL. It
+ * does when its prefix changed too (a database file grows and changes
+ * inside). A file the peer does not hold as planned ships whole.
  */
-size_t
-batch_replan_appends(struct batch *b)
+const char *
+batch_append_replan(const struct batch_plan *p)
 {
-	struct batch_plan	*p;
-	size_t			 i, n = 0;
-
-	for (i = 0; i < b->nplan; i++) {
-		p = &b->plan[i];
-		if (p->append_at == 0 || p->replanned || !p->peer_has ||
-		    digests_match(p))
-			continue;
-		log_debug("batch %" PRIu64 ": %s did not only grow: a delta",
-		    b->gen, p->path);
-		p->replanned = 1;
-		batch_ask(b, i);
-		n++;
-	}
-	return n;
+	return !p->peer_has || digests_match(p) ? NULL :
+	    "did not only grow";
 }
 
 /*
@@ -155,7 +117,7 @@ batch_append_for(const struct batch *b, const struct source_entry *se,
 		return -1;
 	for (i = 0; i < b->nplan; i++) {
 		p = &b->plan[i];
-		if (p->append_at == 0 || p->replanned ||
+		if (p->ask != BATCH_ASK_PREFIX ||
 		    strcmp(p->path, se->path) != 0)
 			continue;
 		if (!digests_match(p))

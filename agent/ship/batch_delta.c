@@ -11,10 +11,24 @@
 
 #include "batch_int.h"
 #include "delta.h"
+#include "digest.h"
 #include "frame.h"
 #include "index.h"
 #include "log.h"
 #include "xmalloc.h"
+
+/* A file rewritten in place is asked for block sums, others a signature. */
+static void
+ask_sums_or_sig(const struct batch *b, struct batch_plan *p,
+    const struct index_stat *acked)
+{
+	p->ask = BATCH_ASK_SIG;
+	if (batch_patch_wanted(b, p, acked) &&
+	    (p->block_len = digest_block_len(acked->size)) != 0) {
+		p->ask = BATCH_ASK_SUMS;
+		p->sum_size = acked->size;
+	}
+}
 
 /*
  * The dirty regular files the peer holds, big enough for a delta. The
@@ -38,10 +52,13 @@ batch_plan_deltas(struct batch *b)
 		memset(p, 0, sizeof(*p));
 		p->path = xstrdup(b->items[i].path);
 		p->basis = batch_old_name(b, b->items[i].path);
-		buf_init(&p->sigbytes);
-		buf_init(&p->oursig);
-		p->sig_kept = 1;
+		buf_init(&p->sums);
+		buf_init(&p->oursums);
 		batch_plan_append(b, p, st);
+		if (p->append_at != 0)
+			p->ask = BATCH_ASK_PREFIX;
+		else
+			ask_sums_or_sig(b, p, st);
 		batch_ask(b, b->nplan - 1);
 	}
 	return b->nplan;
@@ -53,6 +70,7 @@ batch_ask(struct batch *b, size_t i)
 {
 	b->asked = xreallocarray(b->asked, b->nasked + 1, sizeof(*b->asked));
 	b->asked[b->nasked++] = i;
+	b->plan[i].ahead_done = 0;
 }
 
 /* The basis name request k is about. */
@@ -60,6 +78,63 @@ const char *
 batch_delta_basis(const struct batch *b, size_t k)
 {
 	return b->plan[b->asked[k]].basis;
+}
+
+enum batch_ask
+batch_delta_ask(const struct batch *b, size_t k)
+{
+	return b->plan[b->asked[k]].ask;
+}
+
+/* Request k, as its frame. */
+void
+batch_put_request(const struct batch *b, size_t k, struct buf *out)
+{
+	const struct batch_plan	*p = &b->plan[b->asked[k]];
+
+	switch (p->ask) {
+	case BATCH_ASK_PREFIX:
+		frame_put_prefixreq(out, p->basis, p->append_at);
+		break;
+	case BATCH_ASK_SUMS:
+		frame_put_blockreq(out, p->basis, p->sum_size, p->block_len);
+		break;
+	default:
+		frame_put_str(out, FRAME_SIGREQ, p->basis);
+		break;
+	}
+}
+
+/*
+ * Once every answer is in: the plans they ruled out ask again, as the
+ * next requests. A file that grew and changed inside asks for block
+ * sums (or a signature); one whose blocks mostly differ, a signature.
+ * Returns how many; the caller sends them.
+ */
+size_t
+batch_replan(struct batch *b)
+{
+	struct batch_plan	*p;
+	const char		*why = NULL;
+	size_t			 i, n = 0;
+
+	for (i = 0; i < b->nplan; i++) {
+		p = &b->plan[i];
+		if (p->ask == BATCH_ASK_PREFIX &&
+		    (why = batch_append_replan(p)) != NULL)
+			ask_sums_or_sig(b, p, batch_acked(b, p->path));
+		else if (p->ask == BATCH_ASK_SUMS &&
+		    (why = batch_patch_replan(p)) != NULL)
+			p->ask = BATCH_ASK_SIG;
+		else
+			continue;
+		log_debug("batch %" PRIu64 ": %s %s: asking for %s", b->gen,
+		    p->path, why, p->ask == BATCH_ASK_SUMS ? "block sums" :
+		    "a signature");
+		batch_ask(b, i);
+		n++;
+	}
+	return n;
 }
 
 /* The peer's signature, request k's answer (NULL: it has no basis). */
@@ -72,7 +147,7 @@ batch_delta_sig(struct batch *b, size_t k, struct rs_signature *sig)
 	p->sig = sig;
 }
 
-/* Planned delta for path with a signature in hand, or -1. */
+/* Planned delta or patch for se with the peer's answer in hand, or -1. */
 ssize_t
 batch_delta_for(const struct batch *b, const struct source_entry *se)
 {
@@ -83,7 +158,8 @@ batch_delta_for(const struct batch *b, const struct source_entry *se)
 	    se->st.st_blocks * 512 < se->st.st_size)
 		return -1;
 	for (i = 0; i < b->nplan; i++)
-		if (b->plan[i].sig != NULL &&
+		if ((b->plan[i].sig != NULL || (b->plan[i].ask ==
+		    BATCH_ASK_SUMS && b->plan[i].sums_in)) &&
 		    strcmp(b->plan[i].path, se->path) == 0)
 			return (ssize_t)i;
 	return -1;

@@ -16,26 +16,31 @@
 struct delta_job;
 
 /*
- * A changed regular file the peer holds: it ships as a delta against
- * the peer's signature, or, when it only grew, as its new tail (an
- * APPEND) once the peer's digest of its copy matches ours of the
- * same bytes. See batch_append.c.
+ * A changed regular file the peer holds, and what we asked the peer of
+ * it (ask): its copy's signature, for a librsync delta; the digest of
+ * its copy, when the file only grew (an APPEND: batch_append.c); or its
+ * copy's block sums, when it was rewritten in place (a PATCH:
+ * batch_patch.c). When an answer rules that out, the plan asks again,
+ * for the next kind (batch_replan()).
  */
 struct batch_plan {
 	char			*path;		/* new name */
 	char			*basis;		/* the peer's name */
+	enum batch_ask		 ask;		/* the latest request */
 	struct rs_signature	*sig;		/* delta: the peer's */
 	uint64_t		 append_at;	/* append: the peer's size */
 	ino_t			 ino;		/* append: the file we hashed */
 	unsigned char		 digest[FRAME_DIGEST_LEN];	/* ours */
 	unsigned char		 peer[FRAME_DIGEST_LEN];	/* the peer's */
 	int			 hashed, peer_has;
-	int			 replanned;	/* asked again, for a delta */
-	struct buf		 sigbytes;	/* delta: the peer's, as sent */
-	int			 sig_kept;	/* all of them are in sigbytes */
-	struct buf		 oursig;	/* patch: our file's */
-	int			 presigned;	/* oursig made before the SIG */
-	struct stat		 presign_st;	/* of the file it was made of */
+	uint64_t		 sum_size;	/* patch: the peer's size */
+	uint32_t		 block_len;	/* patch: of both sums */
+	struct buf		 sums;		/* patch: the peer's */
+	int			 sums_in;	/* all of them, checked */
+	struct buf		 oursums;	/* patch: our file's */
+	int			 summed;	/* oursums made ahead */
+	struct stat		 summed_st;	/* of the file they sum */
+	int			 ahead_done;	/* hashed for this request */
 };
 
 enum item_kind {
@@ -91,7 +96,7 @@ struct batch {
 	size_t			*asked;		/* plan of each request */
 	size_t			 nasked;
 	uint64_t		 append_hashed;	/* prefix bytes planned */
-	uint64_t		 patch_hashed;	/* bytes signed for patches */
+	uint64_t		 patch_hashed;	/* bytes summed for patches */
 	struct frame_range	 ranges[FRAME_MAX_RANGES];	/* cur's patch */
 	size_t			 nranges, range_at;
 	int			 patching;	/* cur ships as a PATCH */
@@ -111,6 +116,12 @@ ssize_t		 batch_delta_for(const struct batch *,
 void		 batch_ask(struct batch *, size_t);
 void		 batch_plan_append(struct batch *, struct batch_plan *,
 		    const struct index_stat *);
+void		 batch_hash_prefix(struct batch_plan *, int fd,
+		    const struct stat *);
+const char	*batch_append_replan(const struct batch_plan *);
+int		 batch_patch_wanted(const struct batch *,
+		    const struct batch_plan *, const struct index_stat *);
+const char	*batch_patch_replan(const struct batch_plan *);
 ssize_t		 batch_append_for(const struct batch *,
 		    const struct source_entry *, const struct index_stat *);
 int		 batch_stream_delta(struct batch *, struct buf *, size_t,

@@ -1,12 +1,12 @@
 /*
  * batch_patch: files rewritten in place ship as the blocks that changed
- * (see batch.h). The peer's signature says, block by block, what its
- * copy holds; we sign our file with the same block and sum lengths and
- * compare the entries at the same offsets. A block whose entry differs
- * (or that the peer does not have) is a range to send; the others are
- * already there, at the same place. When bytes moved (an insertion near
- * the start), most blocks differ and the file goes as a librsync delta
- * instead, which finds blocks wherever they are.
+ * (see batch.h). The peer's block sums say, block by block, what its
+ * copy holds; we sum our file in the same blocks and compare the sums
+ * at the same offsets. A block whose sum differs (or that the peer
+ * does not have) is a range to send; the others are already there, at
+ * the same place. When bytes moved (an insertion near the start), most
+ * blocks differ and the plan asks for a signature instead: a librsync
+ * delta finds blocks wherever they are.
  */
 #include <fcntl.h>
 #include <inttypes.h>
@@ -18,32 +18,52 @@
 
 #include "batch_int.h"
 #include "beneath.h"
-#include "delta.h"
+#include "digest.h"
 #include "log.h"
 #include "xmalloc.h"
 
-/* Bytes signed for patches per batch: the loop must keep answering
- * `check` within keepalived's 2 s (librsync signs about 0.6 GB/s here,
- * so about 0.45 s; appends hash their own budget, at 1.5 GB/s). */
-#define PATCH_HASH_MAX		(256ULL * 1024 * 1024)
-/* A kept signature, at most: 8 MiB covers files of several GB. */
-#define PATCH_SIG_MAX		(8 * 1024 * 1024)
+/* Bytes summed for patches per batch: the loop must keep answering
+ * `check` within keepalived's 2 s (about 5 GB/s with the reads, so
+ * about 0.2 s). Past that budget, files go as deltas. */
+#define PATCH_HASH_MAX		(1024ULL * 1024 * 1024)
+/* The most a peer's sums can hold (frame.h, BLOCKREQ). */
+#define PATCH_SUMS_MAX		(DIGEST_SUMS_HEADER + \
+				    (size_t)FRAME_MAX_BLOCKS * DIGEST_SUM_LEN)
 
-/* A SIG frame of request k's answer: keep its bytes for a patch. */
+/* A SIG frame of request k's answer, block sums: keep them. */
 void
-batch_delta_sig_bytes(struct batch *b, size_t k, const void *p, size_t len)
+batch_delta_sums(struct batch *b, size_t k, const void *p, size_t len)
 {
 	struct batch_plan	*pl = &b->plan[b->asked[k]];
 
-	if (!pl->sig_kept)
+	if (pl->sums_in == -1)
 		return;
-	if (pl->sigbytes.len + len > PATCH_SIG_MAX) {
-		pl->sig_kept = 0;
-		buf_release(&pl->sigbytes);
-		buf_init(&pl->sigbytes);
+	if (pl->sums.len + len > PATCH_SUMS_MAX) {
+		pl->sums_in = -1;
 		return;
 	}
-	buf_add(&pl->sigbytes, p, len);
+	buf_add(&pl->sums, p, len);
+}
+
+/*
+ * The SIGEND of request k, block sums (ok 0: the peer holds no such
+ * file). -1 if what came cannot be sums of the size asked about: the
+ * peer broke the protocol.
+ */
+int
+batch_delta_sums_end(struct batch *b, size_t k, int ok)
+{
+	struct batch_plan	*p = &b->plan[b->asked[k]];
+
+	if (!ok) {
+		p->sums_in = 0;
+		return 0;
+	}
+	if (p->sums_in == -1 || !digest_sums_valid(p->sums.data,
+	    p->sums.len, p->sum_size, p->block_len))
+		return -1;
+	p->sums_in = 1;
+	return 0;
 }
 
 /* The block at off differs: into the ranges, joined to the last. */
@@ -85,53 +105,40 @@ coalesce(struct frame_range *r, size_t n, uint64_t gap)
 	return n;
 }
 
-/* Sign fd's first size bytes into sig, like l. -1: short or failed. */
-static int
-sign_file(int fd, off_t size, const struct delta_sig_layout *l,
-    struct buf *sig)
+/* The blocks of our file (size bytes) whose sums in ours and the
+ * peer's differ, as ranges. */
+static void
+compare_sums(const struct buf *ours, const struct buf *peer,
+    uint32_t block_len, uint64_t size, struct frame_range **r, size_t *n)
 {
-	char			 chunk[FRAME_MAX_DATA];
-	struct delta_job	*job = delta_sig_like_new(l);
-	struct ls_err		 err;
-	off_t			 off = 0;
-	ssize_t			 got;
-	int			 done = 0;
+	size_t		 nours, npeer, i, cap = 0;
+	const char	*a, *b;
+	uint64_t	 boff;
 
-	while (done == 0) {
-		got = 0;
-		if (off < size && (got = pread(fd, chunk,
-		    (size_t)(size - off) < sizeof(chunk) ?
-		    (size_t)(size - off) : sizeof(chunk), off)) <= 0)
-			done = -1;	/* gone or shrunk: the delta copes */
-		else {
-			off += got;
-			done = delta_feed(job, chunk, (size_t)got, got == 0,
-			    sig, &err);
-		}
+	nours = (ours->len - DIGEST_SUMS_HEADER) / DIGEST_SUM_LEN;
+	npeer = (peer->len - DIGEST_SUMS_HEADER) / DIGEST_SUM_LEN;
+	a = ours->data + DIGEST_SUMS_HEADER;
+	b = peer->data + DIGEST_SUMS_HEADER;
+	for (i = 0; i < nours; i++) {
+		if (i < npeer && memcmp(a + i * DIGEST_SUM_LEN,
+		    b + i * DIGEST_SUM_LEN, DIGEST_SUM_LEN) == 0)
+			continue;
+		boff = (uint64_t)i * block_len;
+		add_block(r, n, &cap, boff, size - boff < block_len ?
+		    size - boff : block_len);
 	}
-	delta_job_free(job);
-	return done == 1 ? 0 : -1;
 }
 
-/* The blocks of a file of size bytes whose entries in ours and the
- * peer's signatures (layout l) differ, as ranges. */
-static void
-compare_sigs(const struct buf *ours, const unsigned char *peer,
-    const struct delta_sig_layout *l, off_t size, struct frame_range **r,
-    size_t *n)
+/* How many bytes the ranges cover. */
+static uint64_t
+ranges_bytes(const struct frame_range *r, size_t n)
 {
-	size_t		 esz = 4 + l->strong_len, cap = 0, at, blk = 0;
-	uint64_t	 boff, blen;
+	uint64_t	 t = 0;
+	size_t		 i;
 
-	for (at = DELTA_SIG_HEADER; at + esz <= ours->len; at += esz, blk++) {
-		if (blk < l->nblocks && memcmp(ours->data + at,
-		    peer + DELTA_SIG_HEADER + blk * esz, esz) == 0)
-			continue;
-		boff = (uint64_t)blk * l->block_len;
-		blen = (uint64_t)size - boff < l->block_len ?
-		    (uint64_t)size - boff : l->block_len;
-		add_block(r, n, &cap, boff, blen);
-	}
+	for (i = 0; i < n; i++)
+		t += r[i].len;
+	return t;
 }
 
 /* Do two stats say the same file, unchanged? */
@@ -176,12 +183,12 @@ renamed_around(const struct batch *b, const char *path)
  * the acknowledged owner and mode, no xattrs: st_fits(), and the
  * entry's own xattrs).
  */
-static int
-patchable(const struct batch *b, const struct batch_plan *p,
+int
+batch_patch_wanted(const struct batch *b, const struct batch_plan *p,
     const struct index_stat *acked)
 {
-	return acked != NULL && (p->append_at == 0 || p->replanned) &&
-	    strcmp(p->basis, p->path) == 0 && !renamed_around(b, p->path);
+	return acked != NULL && strcmp(p->basis, p->path) == 0 &&
+	    !renamed_around(b, p->path);
 }
 
 static int
@@ -192,17 +199,34 @@ st_fits(const struct stat *st, const struct index_stat *acked)
 	    st->st_gid == acked->gid;
 }
 
+/* Sum our file (fd, as st) in the peer's blocks, within the budget. */
+static int
+sum_ours(struct batch *b, struct batch_plan *p, int fd, const struct stat *st)
+{
+	buf_reset(&p->oursums);
+	if ((uint64_t)st->st_size > PATCH_HASH_MAX - b->patch_hashed)
+		return -1;
+	b->patch_hashed += (uint64_t)st->st_size;
+	if (digest_blocks(fd, (uint64_t)st->st_size, p->block_len,
+	    &p->oursums) == -1) {
+		buf_reset(&p->oursums);
+		return -1;
+	}
+	return 0;
+}
+
 /*
- * While the peer signs its copies (the SIGREQs are out), sign ours with
- * the layout it will use, which depends only on the size it holds: the
- * two signings overlap instead of following each other. A file that
- * changes before it ships is signed again then.
+ * While the peer hashes its copies (the requests are out), hash ours:
+ * the digests of the appends' prefixes, the sums of the patches' files
+ * (in the blocks the peer will use, which the request chose). The two
+ * sides' hashing overlaps instead of following each other. A file that
+ * changes before it ships is hashed again then. Each plan is hashed
+ * once per request.
  */
 void
-batch_presign(struct batch *b)
+batch_hash_ahead(struct batch *b)
 {
 	const struct index_stat	*acked;
-	struct delta_sig_layout	 l;
 	struct batch_plan	*p;
 	struct ls_err		 err;
 	struct stat		 st;
@@ -211,71 +235,86 @@ batch_presign(struct batch *b)
 
 	for (i = 0; i < b->nplan; i++) {
 		p = &b->plan[i];
-		if (!patchable(b, p, acked = batch_acked(b, p->path)))
+		if (p->ahead_done || p->ask == BATCH_ASK_SIG)
 			continue;
+		p->ahead_done = 1;
+		acked = batch_acked(b, p->path);
 		/* the container's tree: never open a FIFO or a device */
 		if ((fd = beneath_open_reg(b->rootfd, p->path, O_RDONLY, &st,
 		    &err)) == -1)
 			continue;
-		if (st_fits(&st, acked) &&
-		    (uint64_t)st.st_size <= PATCH_HASH_MAX - b->patch_hashed) {
-			b->patch_hashed += (uint64_t)st.st_size;
-			delta_sig_layout_for((off_t)acked->size, &l);
-			if (sign_file(fd, st.st_size, &l, &p->oursig) == 0) {
-				p->presigned = 1;
-				p->presign_st = st;
-			} else
-				buf_reset(&p->oursig);
+		if (p->ask == BATCH_ASK_PREFIX)
+			batch_hash_prefix(p, fd, &st);
+		else if (acked != NULL && st_fits(&st, acked) &&
+		    sum_ours(b, p, fd, &st) == 0) {
+			p->summed = 1;
+			p->summed_st = st;
 		}
 		close(fd);
 	}
 }
 
 /*
- * Does se, planned as delta d, ship as a PATCH? 1 with b's ranges set
- * (and b->patching), 0 to send it as a delta.
+ * Once every answer is in: why patch plan p asks for a signature
+ * instead, or NULL. The peer does not hold the file as acknowledged,
+ * we could not sum ours, or most of its blocks differ (bytes moved).
+ */
+const char *
+batch_patch_replan(const struct batch_plan *p)
+{
+	struct frame_range	*r = NULL;
+	size_t			 n = 0;
+	uint64_t		 changed;
+
+	if (p->sums_in != 1)
+		return "is not on the peer as acknowledged";
+	if (!p->summed)
+		return "could not be summed here";
+	compare_sums(&p->oursums, &p->sums, p->block_len,
+	    (uint64_t)p->summed_st.st_size, &r, &n);
+	changed = ranges_bytes(r, n);
+	free(r);
+	return changed > (uint64_t)p->summed_st.st_size / 2 ?
+	    "differs in most blocks" : NULL;
+}
+
+/*
+ * Does se, planned as patch d, ship as a PATCH? 1 with b's ranges set
+ * (and b->patching), 0 to send it otherwise.
  */
 int
 batch_patch_plan(struct batch *b, size_t d, const struct source_entry *se,
     const struct index_stat *acked)
 {
 	struct batch_plan	*p = &b->plan[d];
-	struct delta_sig_layout	 l;
 	struct frame_range	*r = NULL;
-	uint64_t		 changed = 0;
-	size_t			 n = 0, i;
+	uint64_t		 changed;
+	size_t			 n = 0;
 	int			 ahead = 1;
 
-	if (!p->sig_kept || !patchable(b, p, acked) || se->nxattr != 0 ||
-	    !st_fits(&se->st, acked) ||
-	    delta_sig_layout(p->sigbytes.data, p->sigbytes.len, &l) == -1)
+	if (p->ask != BATCH_ASK_SUMS || p->sums_in != 1 ||
+	    !batch_patch_wanted(b, p, acked) || se->nxattr != 0 ||
+	    !st_fits(&se->st, acked))
 		return 0;
-	/* Our signature from batch_presign(), if it is still of this file
-	 * as it is, in the peer's layout; else made now. */
-	if (!p->presigned || !same_file(&p->presign_st, &se->st) ||
-	    p->oursig.len < DELTA_SIG_HEADER || memcmp(p->oursig.data,
-	    p->sigbytes.data, DELTA_SIG_HEADER) != 0) {
-		buf_reset(&p->oursig);
+	/* Our sums from batch_hash_ahead(), if they are still of this
+	 * file as it is; else made now. */
+	if (!p->summed || !same_file(&p->summed_st, &se->st)) {
 		ahead = 0;
-		if ((uint64_t)se->st.st_size > PATCH_HASH_MAX - b->patch_hashed)
-			return 0;
-		b->patch_hashed += (uint64_t)se->st.st_size;
-		if (sign_file(se->fd, se->st.st_size, &l, &p->oursig) == -1)
+		if (sum_ours(b, p, se->fd, &se->st) == -1)
 			return 0;
 	}
-	compare_sigs(&p->oursig, (const unsigned char *)p->sigbytes.data, &l,
-	    se->st.st_size, &r, &n);
-	for (i = 0; i < n; i++)
-		changed += r[i].len;
+	compare_sums(&p->oursums, &p->sums, p->block_len,
+	    (uint64_t)se->st.st_size, &r, &n);
+	changed = ranges_bytes(r, n);
 	log_debug("batch %" PRIu64 ": %s: %" PRIu64 " of %lld bytes differ "
-	    "in place (signed %s)", b->gen, p->path, changed,
+	    "in place (summed %s)", b->gen, p->path, changed,
 	    (long long)se->st.st_size, ahead ? "ahead" : "now");
-	/* Most of it differs: bytes moved, and a delta finds them. */
+	/* Most of it differs now: bytes moved, and it goes whole. */
 	if (changed > (uint64_t)se->st.st_size / 2) {
 		free(r);
 		return 0;
 	}
-	n = coalesce(r, n, l.block_len);
+	n = coalesce(r, n, p->block_len);
 	if (n > 0)	/* r is NULL when nothing differs */
 		memcpy(b->ranges, r, n * sizeof(*r));
 	free(r);

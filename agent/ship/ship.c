@@ -183,7 +183,7 @@ pump(struct ship *s)
 	}
 }
 
-/* Ask for the signatures (or digests, for appends) of the batch's
+/* Ask for the signatures, digests or block sums of the batch's
  * planned deltas, all at once. */
 static size_t
 ask_signatures(struct ship *s, struct container *c)
@@ -193,19 +193,33 @@ ask_signatures(struct ship *s, struct container *c)
 	s->nsigs = batch_plan_deltas(c->inflight);
 	s->sigs = 0;
 	for (i = 0; i < s->nsigs; i++)
-		if (batch_delta_append_at(c->inflight, i) != 0)
-			frame_put_prefixreq(&s->out, batch_delta_basis(
-			    c->inflight, i), batch_delta_append_at(c->inflight,
-			    i));
-		else
-			frame_put_str(&s->out, FRAME_SIGREQ,
-			    batch_delta_basis(c->inflight, i));
+		batch_put_request(c->inflight, i, &s->out);
 	return s->nsigs;
 }
 
+static void sigs_done(struct ship *);
+
 /*
- * Every answer is in and our digests are made: send the batch, unless
- * some appends turned out to be deltas: their signatures first.
+ * The requests are queued: send them, and while the peer hashes its
+ * copies, hash ours (its answers may be read meanwhile, in the flush).
+ */
+static void
+send_requests(struct ship *s)
+{
+	int	 r;
+
+	s->hashing = 1;
+	r = ship_flush(s);
+	s->hashing = 0;
+	if (r == 0) {
+		batch_hash_ahead(s->busy->inflight);
+		sigs_done(s);
+	}
+}
+
+/*
+ * Every answer is in and our hashes are made: send the batch, unless
+ * some answers ruled their plans out: their next requests first.
  */
 static void
 sigs_done(struct ship *s)
@@ -216,15 +230,35 @@ sigs_done(struct ship *s)
 	if (s->state != SHIP_SIGS || s->sigs != s->nsigs || s->hashing)
 		return;
 	b = s->busy->inflight;
-	if ((n = batch_replan_appends(b)) > 0) {
+	if ((n = batch_replan(b)) > 0) {
 		for (; n > 0; n--)
-			frame_put_str(&s->out, FRAME_SIGREQ,
-			    batch_delta_basis(b, s->nsigs++));
-		ship_flush(s);
+			batch_put_request(b, s->nsigs++, &s->out);
+		send_requests(s);
 		return;
 	}
 	s->state = SHIP_SENDING;
 	pump(s);
+}
+
+/* A SIG or SIGEND answering a BLOCKREQ. -1: the session ends. */
+static int
+on_sums(struct ship *s, const struct frame *f)
+{
+	struct batch	*b = s->busy->inflight;
+
+	if (f->type == FRAME_SIG) {
+		batch_delta_sums(b, s->sigs, f->u.data.p, f->u.data.len);
+		return 0;
+	}
+	if (batch_delta_sums_end(b, s->sigs, f->u.gen != 0) == -1) {
+		log_errx("peer %s: block sums for %s: malformed", s->peer.name,
+		    batch_delta_basis(b, s->sigs));
+		ship_down(s, "bad block sums");
+		return -1;
+	}
+	s->sigs++;
+	sigs_done(s);
+	return 0;
 }
 
 /* A SIG or SIGEND for the oldest open request. -1: the session ends. */
@@ -237,6 +271,8 @@ on_sig(struct ship *s, const struct frame *f)
 	struct ls_err		 err;
 	int			 r;
 
+	if (batch_delta_ask(c->inflight, s->sigs) == BATCH_ASK_SUMS)
+		return on_sums(s, f);
 	if (s->sigjob == NULL)
 		s->sigjob = delta_loadsig_new();
 	buf_init(&none);
@@ -251,11 +287,8 @@ on_sig(struct ship *s, const struct frame *f)
 		ship_down(s, "bad signature");
 		return -1;
 	}
-	if (f->type == FRAME_SIG) {
-		batch_delta_sig_bytes(c->inflight, s->sigs, f->u.data.p,
-		    f->u.data.len);
+	if (f->type == FRAME_SIG)
 		return 0;
-	}
 	batch_delta_sig(c->inflight, s->sigs++, sig);
 	delta_job_free(s->sigjob);
 	s->sigjob = NULL;
@@ -303,7 +336,6 @@ ship_kick(struct ship *s)
 {
 	struct container	*c;
 	long long		 now = loop_now_ms(), deadline;
-	int			 r;
 
 	if (s->state == SHIP_DOWN) {
 		if (s->retry == 0 && s->conn == NULL)
@@ -329,16 +361,7 @@ ship_kick(struct ship *s)
 	} else if (container_cut(c, now, s->max_lag_ms) != NULL) {
 		if (ask_signatures(s, c) > 0) {
 			s->state = SHIP_SIGS;
-			/* The peer hashes its copies while we hash ours;
-			 * its answers may be read meanwhile (in the flush). */
-			s->hashing = 1;
-			r = ship_flush(s);
-			s->hashing = 0;
-			if (r == 0) {
-				batch_hash_prefixes(c->inflight);
-				batch_presign(c->inflight);
-				sigs_done(s);
-			}
+			send_requests(s);
 			return;
 		} else {
 			s->state = SHIP_SENDING;
@@ -472,12 +495,12 @@ on_frame(struct ship *s, const struct frame *f)
 	case FRAME_SIG:
 	case FRAME_SIGEND:
 		if (s->state != SHIP_SIGS || s->sigs >= s->nsigs ||
-		    batch_delta_append_at(c->inflight, s->sigs) != 0)
+		    batch_delta_ask(c->inflight, s->sigs) == BATCH_ASK_PREFIX)
 			break;
 		return on_sig(s, f);
 	case FRAME_PREFIX:
 		if (s->state != SHIP_SIGS || s->sigs >= s->nsigs ||
-		    batch_delta_append_at(c->inflight, s->sigs) == 0)
+		    batch_delta_ask(c->inflight, s->sigs) != BATCH_ASK_PREFIX)
 			break;
 		batch_delta_prefix(c->inflight, s->sigs++, f->u.data.p,
 		    f->u.data.len);

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # replicate_delta: a change of a few KiB inside a large file the twin
-# already holds ships as the blocks that changed (PATCH: the peer's
-# BLAKE2 signature compared with ours block for block), written in place
-# on the twin; when bytes moved (an insertion near the start), as a
-# librsync delta against the twin's copy. Neither sends the whole file,
-# and the result is byte for byte the primary's. A file that only grew
-# ships its new tail alone (APPEND), once the twin's digest of what it
-# holds matches ours; one that grew and changed inside is found out by
-# the digests and gets a signature.
+# already holds ships as the blocks that changed (PATCH: the twin's
+# block sums compared with ours block for block), written in place on
+# the twin; when bytes moved (an insertion near the start), most blocks
+# differ, and the primary asks for a signature: a librsync delta against
+# the twin's copy. Neither sends the whole file, and the result is byte
+# for byte the primary's. A file that only grew ships its new tail alone
+# (APPEND), once the twin's digest of what it holds matches ours; one
+# that grew and changed inside is found out by the digests and asks for
+# block sums: a patch.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/replib.sh"
 
@@ -39,18 +40,19 @@ grep -q "batch .*: data/table patch" "$TMP/alpha.log" || fail "the log does not 
 patched=$shipped
 
 # one write that changes the last 4 KiB and adds 4 KiB: it grew, but the
-# digests tell the twin's bytes changed too, and it ships as a delta
+# digests tell the twin's bytes changed too, and it asks for block sums:
+# the changed block and the new one ship in place
 change "grow and change" 'dd if=/dev/urandom of=/data/table bs=4k count=2 seek=8191 conv=notrunc 2>/dev/null'
-[ "$shipped" -lt 1048576 ] || fail "growing and changing shipped $shipped bytes: not a delta"
-grep -q "batch .*: data/table did not only grow: a delta" "$TMP/alpha.log" ||
+[ "$shipped" -lt 65536 ] || fail "growing and changing shipped $shipped bytes: not a patch"
+grep -q "batch .*: data/table did not only grow: asking for block sums" "$TMP/alpha.log" ||
 	fail "the grown and changed file was not checked as an append first"
 grown=$shipped
 
-# a change in place alone: we signed our file while the twin signed its
+# a change in place alone: we summed our file while the twin summed its
 change "a change in place" 'dd if=/dev/urandom of=/data/table bs=4k count=1 seek=100 conv=notrunc 2>/dev/null'
 [ "$shipped" -lt 32768 ] || fail "a 4 KiB change in place shipped $shipped bytes"
-grep -q "batch .*: data/table: .* bytes differ in place (signed ahead)" "$TMP/alpha.log" ||
-	fail "the primary did not sign its file while the twin signed its own"
+grep -q "batch .*: data/table: .* bytes differ in place (summed ahead)" "$TMP/alpha.log" ||
+	fail "the primary did not sum its file while the twin summed its own"
 inplace=$shipped
 [ "$(stat -c %i "$(upper beta db)/data/table")" = "$ino_before" ] ||
 	fail "the twin's file was replaced, not patched in place"
@@ -61,6 +63,8 @@ inplace=$shipped
 change "an insertion" '{ echo inserted; cat /data/table; } >/dev/shm/t2 &&
 	dd if=/dev/shm/t2 of=/data/table bs=1M conv=notrunc 2>/dev/null && rm /dev/shm/t2'
 [ "$shipped" -lt 1048576 ] || fail "an insertion shipped $shipped bytes: not a delta"
+grep -q "batch .*: data/table differs in most blocks: asking for a signature" "$TMP/alpha.log" ||
+	fail "the moved blocks did not turn the patch into a delta"
 grep -q "batch .*: data/table delta" "$TMP/alpha.log" || fail "the log does not show a delta"
 delta=$shipped
 
@@ -75,4 +79,4 @@ done
 [ "$(stat -c %i "$(upper beta db)/data/table")" = "$ino_before" ] ||
 	fail "the twin's file was replaced, not appended to"
 daemon_stop alpha
-pass "a 32 MiB file: an 8 KiB change shipped $patched bytes in place, $grown when it grew too, a 4 KiB one $inplace, an insertion $delta as a delta; a 100 KiB append: its tail alone, in place"
+pass "a 32 MiB file: an 8 KiB change shipped $patched bytes in place, $grown in place when it grew too, a 4 KiB one $inplace, an insertion $delta as a delta; a 100 KiB append: its tail alone, in place"

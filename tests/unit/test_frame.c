@@ -149,6 +149,45 @@ START_TEST(test_small_frames_round_trip)
 }
 END_TEST
 
+/* BLOCKREQ: round trip; a block length that is no power of two, out of
+ * bounds, or cuts the size into too many blocks is malformed. */
+START_TEST(test_blockreq_block_len_is_checked)
+{
+	const struct { uint64_t size, block_len; } bad[] = {
+		{ 1 << 20, 4095 },			/* below the least */
+		{ 1 << 20, 6144 },			/* no power of two */
+		{ 1 << 20, 128ULL << 20 },		/* above the most */
+		{ (uint64_t)FRAME_MAX_BLOCKS * 4096 + 1, 4096 },	/* too many */
+		{ UINT64_MAX, FRAME_BLOCK_MAX },	/* far too many */
+		{ 1 << 20, 0 },
+	};
+	struct buf	 b;
+	struct frame	 f;
+	size_t		 i;
+
+	buf_init(&b);
+	frame_put_blockreq(&b, "data/table", 32ULL << 20, 4096);
+	ck_assert_int_eq(decode_all(&b, &f), 1);
+	ck_assert_int_eq(f.type, FRAME_BLOCKREQ);
+	ck_assert_uint_eq(f.u.blockreq.size, 32ULL << 20);
+	ck_assert_uint_eq(f.u.blockreq.block_len, 4096);
+	ck_assert(str_is(f.u.blockreq.path, "data/table"));
+	/* just as many blocks as allowed, and an empty file */
+	ck_assert(frame_block_len_ok((uint64_t)FRAME_MAX_BLOCKS * 4096, 4096));
+	ck_assert(frame_block_len_ok(0, 4096));
+	for (i = 0; i < sizeof(bad) / sizeof(*bad); i++) {
+		ck_assert_msg(!frame_block_len_ok(bad[i].size, bad[i].block_len),
+		    "case %zu", i);
+		buf_reset(&b);
+		frame_put_blockreq(&b, "f", bad[i].size,
+		    (uint32_t)bad[i].block_len);
+		if ((uint32_t)bad[i].block_len == bad[i].block_len)
+			ck_assert_int_eq(decode_all(&b, &f), -1);
+	}
+	buf_release(&b);
+}
+END_TEST
+
 /* PATCH: ranges round-trip; unsorted, touching, empty, overflowing or
  * too many ranges are malformed. */
 START_TEST(test_patch_ranges_are_checked)
@@ -380,6 +419,7 @@ main(void)
 		test_entry_round_trip_with_xattrs,
 		test_small_frames_round_trip,
 		test_patch_ranges_are_checked,
+		test_blockreq_block_len_is_checked,
 		test_every_prefix_needs_more_bytes,
 		test_bad_headers_are_refused,
 		test_lying_payloads_are_refused,
