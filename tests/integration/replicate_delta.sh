@@ -68,6 +68,15 @@ grep -q "batch .*: data/table differs in most blocks: asking for a signature" "$
 grep -q "batch .*: data/table delta" "$TMP/alpha.log" || fail "the log does not show a delta"
 delta=$shipped
 
+# the twin's copy grew behind the primary's back (a byte appended on
+# beta): the twin refuses block sums for the size the primary
+# acknowledged, and a signature of what it holds makes the delta
+"$LAB" exec beta sh -c "printf x >>'$(upper beta db)/data/table'" || fail "cannot touch the twin"
+change "a change after the twin's copy grew" 'dd if=/dev/urandom of=/data/table bs=4k count=1 seek=200 conv=notrunc 2>/dev/null'
+grep -q "batch .*: data/table is not on the peer as acknowledged: asking for a signature" "$TMP/alpha.log" ||
+	fail "block sums of a twin's copy that changed were not refused"
+[ "$shipped" -lt 1048576 ] || fail "the change after the twin's copy grew shipped $shipped bytes: not a delta"
+
 # an append alone: the tail ships, written in place on the twin
 ino_before=$(stat -c %i "$(upper beta db)/data/table")
 change "an append" 'dd if=/dev/urandom bs=100k count=1 2>/dev/null >> /data/table'
