@@ -2,6 +2,7 @@
  * digest: see digest.h. libxxhash's XXH3-128, fed by pread.
  */
 #include <errno.h>
+#include <string.h>
 #include <unistd.h>
 
 #include <xxhash.h>
@@ -10,15 +11,14 @@
 
 #define DIGEST_CHUNK	(256 * 1024)
 
+/* A sum as it travels: the library's canonical form, high half first. */
 static void
 put_sum(unsigned char *p, XXH128_hash_t h)
 {
-	int	 i;
+	XXH128_canonical_t	 c;
 
-	for (i = 0; i < 8; i++) {
-		p[i] = (unsigned char)(h.high64 >> (56 - 8 * i));
-		p[8 + i] = (unsigned char)(h.low64 >> (56 - 8 * i));
-	}
+	XXH128_canonicalFromHash(&c, h);
+	memcpy(p, c.digest, DIGEST_SUM_LEN);
 }
 
 /* pread all of len bytes at off; EIO if the file ends first */
@@ -93,20 +93,11 @@ digest_block_len(uint64_t size)
 	return 0;
 }
 
-static void
-put_be(unsigned char *p, uint64_t v, int n)
-{
-	int	 i;
-
-	for (i = 0; i < n; i++)
-		p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
-}
-
 int
 digest_blocks(int fd, uint64_t size, uint32_t block_len, struct buf *out)
 {
 	static char	 chunk[DIGEST_CHUNK];	/* one thread reads here */
-	unsigned char	 hdr[DIGEST_SUMS_HEADER], sum[DIGEST_SUM_LEN];
+	unsigned char	 sum[DIGEST_SUM_LEN];
 	XXH3_state_t	*st;
 	uint64_t	 off = 0, left;
 	size_t		 n;
@@ -118,9 +109,8 @@ digest_blocks(int fd, uint64_t size, uint32_t block_len, struct buf *out)
 	}
 	if ((st = state_new()) == NULL)
 		return -1;
-	put_be(hdr, size, 8);
-	put_be(hdr + 8, block_len, 4);
-	buf_add(out, hdr, sizeof(hdr));
+	frame_be_put(out, size, 8);
+	frame_be_put(out, block_len, 4);
 	while (off < size) {
 		/* one block, through the chunk as often as it takes */
 		(void)XXH3_128bits_reset(st);
@@ -142,17 +132,6 @@ out:
 	return r;
 }
 
-static uint64_t
-get_be(const unsigned char *p, int n)
-{
-	uint64_t	 v = 0;
-	int		 i;
-
-	for (i = 0; i < n; i++)
-		v = v << 8 | p[i];
-	return v;
-}
-
 int
 digest_sums_valid(const void *p, size_t len, uint64_t size,
     uint32_t block_len)
@@ -160,8 +139,8 @@ digest_sums_valid(const void *p, size_t len, uint64_t size,
 	const unsigned char	*c = p;
 	uint64_t		 n;
 
-	if (len < DIGEST_SUMS_HEADER || get_be(c, 8) != size ||
-	    get_be(c + 8, 4) != block_len ||
+	if (len < DIGEST_SUMS_HEADER || frame_be_get(c, 8) != size ||
+	    frame_be_get(c + 8, 4) != block_len ||
 	    !frame_block_len_ok(size, block_len))
 		return 0;
 	n = size / block_len + (size % block_len != 0);

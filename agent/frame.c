@@ -33,9 +33,10 @@ take(struct cursor *c, size_t n)
 	return p;
 }
 
-static uint64_t
-be_n(const uint8_t *p, size_t n)
+uint64_t
+frame_be_get(const void *vp, size_t n)
 {
+	const uint8_t	*p = vp;
 	uint64_t	 v = 0;
 	size_t		 i;
 
@@ -44,14 +45,14 @@ be_n(const uint8_t *p, size_t n)
 	return v;
 }
 
-#define be64(p)		(be_n(p, 8))
+#define be64(p)		(frame_be_get(p, 8))
 
 static uint64_t
 get_be(struct cursor *c, size_t n)
 {
 	const uint8_t	*p = take(c, n);
 
-	return p == NULL ? 0 : be_n(p, n);
+	return p == NULL ? 0 : frame_be_get(p, n);
 }
 
 #define get_u8(c)	((uint8_t)get_be(c, 1))
@@ -282,8 +283,8 @@ frame_type_name(int type)
 
 /* Encoding: the header is written with a zero length, patched at end. */
 
-static void
-put_be(struct buf *b, uint64_t v, size_t n)
+void
+frame_be_put(struct buf *b, uint64_t v, size_t n)
 {
 	uint8_t	 tmp[8];
 	size_t	 i;
@@ -300,7 +301,7 @@ put_bytes_str(struct buf *b, const char *p, size_t len)
 	if (len > FRAME_MAX_STR)
 		fatalx("frame: string of %zu bytes exceeds %d", len,
 		    FRAME_MAX_STR);
-	put_be(b, len, 2);
+	frame_be_put(b, len, 2);
 	buf_add(b, p, len);
 }
 
@@ -309,9 +310,9 @@ begin(struct buf *b, enum frame_type type)
 {
 	size_t	 start = b->len;
 
-	put_be(b, 0, 4);
-	put_be(b, type, 1);
-	put_be(b, 0, 3);
+	frame_be_put(b, 0, 4);
+	frame_be_put(b, type, 1);
+	frame_be_put(b, 0, 3);
 	return start;
 }
 
@@ -332,8 +333,8 @@ frame_put_hello(struct buf *b, const char *node)
 {
 	size_t	 s = begin(b, FRAME_HELLO);
 
-	put_be(b, FRAME_MAGIC, 4);
-	put_be(b, FRAME_VERSION, 2);
+	frame_be_put(b, FRAME_MAGIC, 4);
+	frame_be_put(b, FRAME_VERSION, 2);
 	put_bytes_str(b, node, strlen(node));
 	finish(b, s);
 }
@@ -352,7 +353,7 @@ frame_put_gen(struct buf *b, enum frame_type type, uint64_t gen)
 {
 	size_t	 s = begin(b, type);
 
-	put_be(b, gen, 8);
+	frame_be_put(b, gen, 8);
 	finish(b, s);
 }
 
@@ -363,19 +364,19 @@ frame_put_entry(struct buf *b, const struct frame_entry *e)
 	unsigned	 i;
 
 	put_bytes_str(b, e->path.p, e->path.len);
-	put_be(b, e->kind, 1);
-	put_be(b, e->mode, 4);
-	put_be(b, e->uid, 4);
-	put_be(b, e->gid, 4);
-	put_be(b, (uint64_t)e->mtime_sec, 8);
-	put_be(b, e->mtime_nsec, 4);
-	put_be(b, e->rdev, 8);
-	put_be(b, e->size, 8);
+	frame_be_put(b, e->kind, 1);
+	frame_be_put(b, e->mode, 4);
+	frame_be_put(b, e->uid, 4);
+	frame_be_put(b, e->gid, 4);
+	frame_be_put(b, (uint64_t)e->mtime_sec, 8);
+	frame_be_put(b, e->mtime_nsec, 4);
+	frame_be_put(b, e->rdev, 8);
+	frame_be_put(b, e->size, 8);
 	put_bytes_str(b, e->target.p, e->target.len);
-	put_be(b, e->nxattr, 2);
+	frame_be_put(b, e->nxattr, 2);
 	for (i = 0; i < e->nxattr; i++) {
 		put_bytes_str(b, e->xattr[i].name.p, e->xattr[i].name.len);
-		put_be(b, e->xattr[i].len, 4);
+		frame_be_put(b, e->xattr[i].len, 4);
 		buf_add(b, e->xattr[i].value, e->xattr[i].len);
 	}
 	finish(b, s);
@@ -386,7 +387,7 @@ frame_put_prefixreq(struct buf *b, const char *path, uint64_t len)
 {
 	size_t	 s = begin(b, FRAME_PREFIXREQ);
 
-	put_be(b, len, 8);
+	frame_be_put(b, len, 8);
 	put_bytes_str(b, path, strlen(path));
 	finish(b, s);
 }
@@ -397,8 +398,8 @@ frame_put_blockreq(struct buf *b, const char *path, uint64_t size,
 {
 	size_t	 s = begin(b, FRAME_BLOCKREQ);
 
-	put_be(b, size, 8);
-	put_be(b, block_len, 4);
+	frame_be_put(b, size, 8);
+	frame_be_put(b, block_len, 4);
 	put_bytes_str(b, path, strlen(path));
 	finish(b, s);
 }
@@ -418,7 +419,7 @@ frame_put_data(struct buf *b, uint64_t offset, const void *p, size_t len)
 {
 	size_t	 s = begin(b, FRAME_DATA);
 
-	put_be(b, offset, 8);
+	frame_be_put(b, offset, 8);
 	buf_add(b, p, len);
 	finish(b, s);
 }
@@ -429,8 +430,8 @@ frame_put_patch(struct buf *b, const struct frame_range *r, size_t n)
 	size_t	 s = begin(b, FRAME_PATCH), i;
 
 	for (i = 0; i < n; i++) {
-		put_be(b, r[i].off, 8);
-		put_be(b, r[i].len, 8);
+		frame_be_put(b, r[i].off, 8);
+		frame_be_put(b, r[i].len, 8);
 	}
 	finish(b, s);
 }
@@ -489,7 +490,7 @@ put_list(struct buf *b, char *const *v)
 	if (n > FRAME_MAX_LIST)
 		fatalx("frame: list of %zu strings exceeds %d", n,
 		    FRAME_MAX_LIST);
-	put_be(b, n, 2);
+	frame_be_put(b, n, 2);
 	for (i = 0; i < n; i++)
 		put_cstr(b, v[i]);
 }

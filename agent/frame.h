@@ -240,6 +240,10 @@ void	 frame_put_rename(struct buf *, const char *, const char *);
 void	 frame_put_prefixreq(struct buf *, const char *, uint64_t len);
 void	 frame_put_blockreq(struct buf *, const char *, uint64_t size,
 	    uint32_t block_len);
+/* The wire's big-endian integers of n bytes (n at most 8), for the
+ * formats carried inside frames (digest.h's block sums). */
+uint64_t frame_be_get(const void *, size_t n);
+void	 frame_be_put(struct buf *, uint64_t, size_t n);
 /* May a file of size bytes be summed in blocks of block_len? */
 int	 frame_block_len_ok(uint64_t size, uint64_t block_len);
 void	 frame_put_patch(struct buf *, const struct frame_range *, size_t);
