@@ -51,6 +51,7 @@ struct ssh_conn {
 	char			*command;
 	int			 fd;
 	enum ssh_state		 state;
+	enum ssh_state		 unfinished;	/* stage whose call said EAGAIN */
 	LIBSSH2_SESSION		*session;
 	LIBSSH2_CHANNEL		*channel;
 	struct buf		 in, out, errline;
@@ -202,10 +203,45 @@ ssh_open(struct loop *loop, const struct conf_peer *peer, const char *command,
 	buf_init(&c->out);
 	buf_init(&c->errline);
 	c->state = SSH_CONNECTING;
+	c->unfinished = SSH_CLOSED;
 	c->timer = loop_add_timer(loop, SSH_CONNECT_TIMEOUT_MS,
 	    connect_timeout, c);
 	tcp_connect(c);
 	return c;
+}
+
+/*
+ * libssh2 1.10 frees what a stage's call holds only when the call ends:
+ * a session dropped while one waits (EAGAIN) leaks it, e.g. the key
+ * exchange's curve25519 keys. Shut the socket and make the call once
+ * more, blocking: it fails at once and frees its state.
+ */
+static void
+end_unfinished_call(struct ssh_conn *c)
+{
+	if (c->unfinished == SSH_CLOSED || c->session == NULL || c->fd == -1)
+		return;
+	shutdown(c->fd, SHUT_RDWR);
+	libssh2_session_set_blocking(c->session, 1);
+	libssh2_session_set_timeout(c->session, SSH_CLOSE_TIMEOUT_MS);
+	switch (c->unfinished) {
+	case SSH_HANDSHAKE:
+		(void)libssh2_session_handshake(c->session, c->fd);
+		break;
+	case SSH_AUTH:
+		(void)libssh2_userauth_publickey_fromfile(c->session, c->user,
+		    NULL, c->identity, NULL);
+		break;
+	case SSH_CHANNEL:
+		(void)libssh2_channel_open_session(c->session);
+		break;
+	case SSH_EXEC:
+		(void)libssh2_channel_exec(c->channel, c->command);
+		break;
+	default:
+		break;
+	}
+	c->unfinished = SSH_CLOSED;
 }
 
 void
@@ -217,6 +253,7 @@ ssh_free(struct ssh_conn *c)
 		loop_del_timer(c->loop, c->timer);
 	if (c->fd != -1)
 		loop_del_fd(c->loop, c->fd);
+	end_unfinished_call(c);
 	/*
 	 * A non-blocking libssh2 may answer EAGAIN to the frees and keep
 	 * the memory. Free in blocking mode: after a failure the socket is
@@ -316,6 +353,14 @@ verify_host_key(struct ssh_conn *c)
 	return -1;
 }
 
+/* The stage's call said EAGAIN: it holds state until called again. */
+static int
+call_unfinished(struct ssh_conn *c)
+{
+	c->unfinished = c->state;
+	return 0;
+}
+
 /* Returns 1 when the state advanced, 0 on EAGAIN, -1 after failing. */
 static int
 advance(struct ssh_conn *c)
@@ -343,7 +388,8 @@ advance(struct ssh_conn *c)
 	case SSH_HANDSHAKE:
 		if ((r = libssh2_session_handshake(c->session, c->fd)) ==
 		    LIBSSH2_ERROR_EAGAIN)
-			return 0;
+			return call_unfinished(c);
+		c->unfinished = SSH_CLOSED;
 		if (r != 0) {
 			ssh_fail(c, "peer %s: SSH handshake with %s port %d: "
 			    "%s", c->name, c->address, c->port, last_error(c));
@@ -357,7 +403,8 @@ advance(struct ssh_conn *c)
 		r = libssh2_userauth_publickey_fromfile(c->session, c->user,
 		    NULL, c->identity, NULL);
 		if (r == LIBSSH2_ERROR_EAGAIN)
-			return 0;
+			return call_unfinished(c);
+		c->unfinished = SSH_CLOSED;
 		if (r != 0) {
 			ssh_fail(c, "peer %s: key authentication as %s with "
 			    "%s failed: %s", c->name, c->user, c->identity,
@@ -368,10 +415,11 @@ advance(struct ssh_conn *c)
 		return 1;
 	case SSH_CHANNEL:
 		c->channel = libssh2_channel_open_session(c->session);
+		if (c->channel == NULL && libssh2_session_last_errno(
+		    c->session) == LIBSSH2_ERROR_EAGAIN)
+			return call_unfinished(c);
+		c->unfinished = SSH_CLOSED;
 		if (c->channel == NULL) {
-			if (libssh2_session_last_errno(c->session) ==
-			    LIBSSH2_ERROR_EAGAIN)
-				return 0;
 			ssh_fail(c, "peer %s: open channel: %s", c->name,
 			    last_error(c));
 			return -1;
@@ -381,7 +429,8 @@ advance(struct ssh_conn *c)
 	case SSH_EXEC:
 		if ((r = libssh2_channel_exec(c->channel, c->command)) ==
 		    LIBSSH2_ERROR_EAGAIN)
-			return 0;
+			return call_unfinished(c);
+		c->unfinished = SSH_CLOSED;
 		if (r != 0) {
 			ssh_fail(c, "peer %s: exec '%s': %s", c->name,
 			    c->command, last_error(c));
