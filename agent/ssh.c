@@ -256,22 +256,25 @@ ssh_free(struct ssh_conn *c)
 	end_unfinished_call(c);
 	/*
 	 * A non-blocking libssh2 may answer EAGAIN to the frees and keep
-	 * the memory. Free in blocking mode: after a failure the socket is
-	 * closed first so that no teardown I/O can wait; a live session
-	 * gets a short timeout to say goodbye.
+	 * the memory, so free in blocking mode. A live session first says
+	 * goodbye, for at most SSH_CLOSE_TIMEOUT_MS. Then the socket is
+	 * shut: libssh2 1.10 waits for the peer's channel close inside its
+	 * frees, and a silent peer (a cut link) would make them time out
+	 * and keep the whole session. On a shut socket they end at once.
 	 */
-	if (c->state != SSH_READY && c->fd != -1) {
-		close(c->fd);
-		c->fd = -1;
-	}
 	if (c->session != NULL) {
 		libssh2_session_set_blocking(c->session, 1);
 		libssh2_session_set_timeout(c->session, SSH_CLOSE_TIMEOUT_MS);
+		if (c->state == SSH_READY) {
+			if (c->channel != NULL)
+				(void)libssh2_channel_close(c->channel);
+			(void)libssh2_session_disconnect(c->session,
+			    "layersync closing");
+		}
+		if (c->fd != -1)
+			shutdown(c->fd, SHUT_RDWR);
 		if (c->channel != NULL)
 			libssh2_channel_free(c->channel);
-		if (c->state == SSH_READY)
-			libssh2_session_disconnect(c->session,
-			    "layersync closing");
 		libssh2_session_free(c->session);
 	}
 	if (c->fd != -1)
