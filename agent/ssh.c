@@ -103,6 +103,22 @@ last_error(struct ssh_conn *c)
 	return msg != NULL ? msg : "unknown libssh2 error";
 }
 
+/*
+ * libssh2 says only "transport read" when the socket failed; the errno
+ * its recv or send left says why (a timed-out peer, a reset).
+ */
+static const char *
+io_error(struct ssh_conn *c, int e)
+{
+	int	 code = c->session != NULL ?
+	    libssh2_session_last_errno(c->session) : 0;
+
+	if ((code == LIBSSH2_ERROR_SOCKET_RECV ||
+	    code == LIBSSH2_ERROR_SOCKET_SEND) && e != 0 && e != EAGAIN)
+		return strerror(e);
+	return last_error(c);
+}
+
 static long
 connect_timeout(struct loop *l, long long id, void *arg)
 {
@@ -143,6 +159,25 @@ early_fail(struct ssh_conn *c, const char *fmt, ...)
 	c->timer = loop_add_timer(c->loop, 0, connect_timeout, c);
 }
 
+/*
+ * Unacknowledged data for SSH_DEAD_PEER_MS ends the connection; so do
+ * keepalive probes unanswered for as long when nothing is in flight.
+ */
+static void
+dead_peer_limits(int fd)
+{
+	int	 on = 1, idle = SSH_DEAD_PEER_MS / 2000, cnt = 5;
+	int	 intvl = (SSH_DEAD_PEER_MS / 1000 - idle) / cnt;
+	unsigned int user_timeout = SSH_DEAD_PEER_MS;
+
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &intvl, sizeof(intvl));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &cnt, sizeof(cnt));
+	setsockopt(fd, IPPROTO_TCP, TCP_USER_TIMEOUT, &user_timeout,
+	    sizeof(user_timeout));
+}
+
 static int
 tcp_connect(struct ssh_conn *c)
 {
@@ -173,6 +208,7 @@ tcp_connect(struct ssh_conn *c)
 	}
 	freeaddrinfo(res);
 	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	dead_peer_limits(c->fd);
 	if (loop_add_fd(c->loop, c->fd, EPOLLOUT, on_fd, c) == -1) {
 		early_fail(c, "peer %s: epoll: %s", c->name, strerror(errno));
 		return -1;
@@ -501,7 +537,7 @@ pump(struct ssh_conn *c)
 		}
 		if (n < 0) {
 			ssh_fail(c, "peer %s: write: %s", c->name,
-			    last_error(c));
+			    io_error(c, errno));
 			return -1;
 		}
 		buf_consume(&c->out, (size_t)n);
@@ -524,7 +560,7 @@ pump(struct ssh_conn *c)
 		}
 		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
 			ssh_fail(c, "peer %s: read: %s", c->name,
-			    last_error(c));
+			    io_error(c, errno));
 			return -1;
 		}
 		if (read_stderr(c) > 0)

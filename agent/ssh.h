@@ -32,6 +32,13 @@ struct ssh_ops {
 
 #define SSH_CONNECT_TIMEOUT_MS	10000	/* TCP + handshake + auth + exec */
 #define SSH_CLOSE_TIMEOUT_MS	500	/* goodbye to a live peer */
+/*
+ * A peer that stops answering (host lost, link cut: no RST ever comes)
+ * is given up after about SSH_DEAD_PEER_MS, idle or not, so that the
+ * session is rebuilt and the next sync repairs once it is back. TCP's
+ * own limits would take many minutes, or forever on an idle session.
+ */
+#define SSH_DEAD_PEER_MS	10000
 
 struct ssh_conn	*ssh_open(struct loop *, const struct conf_peer *,
 		    const char *command, const struct ssh_ops *, void *);
