@@ -79,8 +79,9 @@ close_container(struct recv *r)
 	r->patch_next = r->file_patch = 0;
 	free(r->name);
 	free(r->statedir);
+	free(r->twindir);
 	free(r->upperdir);
-	r->name = r->statedir = r->upperdir = NULL;
+	r->name = r->statedir = r->twindir = r->upperdir = NULL;
 }
 
 /* A wire string as a C string, refused if it is not a valid path. */
@@ -197,7 +198,7 @@ send_opened(struct recv *r, struct ls_err *err)
  * r->statedir) under the twin's lock, which promote also takes.
  */
 static int
-open_tree(struct recv *r, const char *twindir, struct ls_err *err)
+open_tree(struct recv *r, struct ls_err *err)
 {
 	int	 rc = -1, lock = -1;
 
@@ -212,7 +213,7 @@ open_tree(struct recv *r, const char *twindir, struct ls_err *err)
 		ls_err_sys(err, "state dir %s", r->statedir);
 		goto out;
 	}
-	if ((lock = twin_lock(twindir, err)) == -1 || primary_here(r, err) ||
+	if ((lock = twin_lock(r->twindir, err)) == -1 || primary_here(r, err) ||
 	    (!r->ckpt && note_twin(r, err) == -1))
 		goto out;
 	if (journal_recover(r->rootfd, r->stagefd, r->statedir, &r->gen,
@@ -286,23 +287,22 @@ on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 {
 	struct container_info	 ci;
 	const char		*known;
-	char			*twindir;
 	int			 rc = -1;
 
 	close_container(r);
 	if ((r->name = recv_wire_name(f->u.str, err)) == NULL)
 		return -1;
-	twindir = xasprintf("%s/twins/%s", r->conf->state_dir, r->name);
+	r->twindir = xasprintf("%s/twins/%s", r->conf->state_dir, r->name);
 	if (f->type == FRAME_OPEN_CKPT) {
 		/* The checkpoint tree lives in the state dir: no runtime. */
 		r->ckpt = 1;
-		r->statedir = xasprintf("%s/%s", twindir, CKPT_DIR);
+		r->statedir = xasprintf("%s/%s", r->twindir, CKPT_DIR);
 		r->upperdir = xasprintf("%s/%s", r->statedir, CKPT_TREE);
 		if (mkdir_p(r->upperdir, 0700) == -1) {
 			ls_err_sys(err, "%s", r->upperdir);
 			goto out;
 		}
-		rc = open_tree(r, twindir, err);
+		rc = open_tree(r, err);
 		goto out;
 	}
 	if ((known = known_upper(r, r->name)) != NULL) {
@@ -313,8 +313,8 @@ on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 			    "it first", r->name, r->conf->node);
 		else {
 			r->upperdir = xstrdup(known);
-			r->statedir = xstrdup(twindir);
-			rc = open_tree(r, twindir, err);
+			r->statedir = xstrdup(r->twindir);
+			rc = open_tree(r, err);
 		}
 		goto out;
 	}
@@ -326,13 +326,12 @@ on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 		    r->name, r->conf->node);
 	else {
 		r->upperdir = xstrdup(ci.upperdir);
-		r->statedir = xstrdup(twindir);
-		if ((rc = open_tree(r, twindir, err)) == 0)
+		r->statedir = xstrdup(r->twindir);
+		if ((rc = open_tree(r, err)) == 0)
 			remember_upper(r, r->name, ci.upperdir);
 	}
 	container_info_clear(&ci);
 out:
-	free(twindir);
 	return rc;
 }
 
@@ -512,8 +511,12 @@ on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 		    gen, r->gen);
 		return -1;
 	}
-	/* A promote takes the lock to turn the twin into the primary. */
-	if ((lock = twin_lock(r->statedir, err)) == -1)
+	/*
+	 * A promote takes the lock to turn the twin into the primary, and
+	 * to restore from the checkpoint tree: a checkpoint commits under
+	 * the twin's lock too, not one of its own.
+	 */
+	if ((lock = twin_lock(r->twindir, err)) == -1)
 		return -1;
 	rc = primary_here(r, err) || apply_sync(r->stage, err) == -1 ? -1 :
 	    journal_commit(r->journal, gen, on_skip, r, err);

@@ -27,7 +27,8 @@ struct recv {
 	char			*name;
 	char			*upperdir;
 	int			 rootfd, stagefd;
-	char			*statedir;
+	char			*statedir;	/* its journal and generation */
+	char			*twindir;	/* holds the twin's lock */
 	struct journal		*journal;
 	struct apply		*stage;		/* builds entries in the stage */
 	uint64_t		 gen;

@@ -5,7 +5,8 @@
 # that one streams to beta, the sender (alpha's agent) is killed with -9.
 # beta's checkpoint must still be the first one, every file of it, and
 # must restore; once alpha's agent is back, the next checkpoint arrives
-# whole (beta's tree equals alpha's).
+# whole (beta's tree equals alpha's). A checkpoint that streams in while
+# beta's twin lock is taken (as a promote takes it) commits only after.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/replib.sh"
 
@@ -15,7 +16,7 @@ daemon_start beta
 img=$("$LAB" exec alpha podman images -q | head -1)
 # One line: the twin's command travels in the TWIN frame (no newlines).
 "$LAB" exec alpha podman run -d --name counter --network none "$img" sh -c \
-	'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; if [ -e /tmp/grow ] && [ -z "$big" ]; then big=$(head -c 180000000 /dev/urandom | base64); echo grown >/tmp/grown; fi; sleep 0.1; done' \
+	'i=0; while :; do i=$((i+1)); echo $i >/tmp/count; if [ -e /tmp/grow ] && [ -z "$big" ]; then big=$(head -c 180000000 /dev/urandom | base64); echo grown >/tmp/grown; fi; if [ -e /tmp/regrow ] && [ ! -e /tmp/regrown ]; then big=$(head -c 180000000 /dev/urandom | base64); echo regrown >/tmp/regrown; fi; sleep 0.1; done' \
 	>/dev/null || fail "cannot run the counter container"
 timeout 60 "$LAB" exec alpha "$LS" -c $TESTCONF add counter --mode=criu --checkpoint-interval=600000 >"$TMP/add.out" 2>&1 ||
 	fail "add --mode=criu failed: $(cat "$TMP/add.out")"
@@ -52,6 +53,31 @@ diff "$TMP/alpha.tree" "$TMP/beta.tree" >"$TMP/diff2" ||
 	fail "after the restart beta's checkpoint is not alpha's: $(head -20 "$TMP/diff2")"
 [ -z "$(ls -A "$STAGE" 2>/dev/null)" ] || fail "beta's stage still holds $(ls "$STAGE" | wc -l) entries"
 size=$(ls_on alpha status --json | grep -o '"checkpoint_bytes":[0-9]*' | cut -d: -f2)
+
+# A promote holds the twin's lock while it restores from the checkpoint
+# tree: a checkpoint streaming in then must wait for it to commit, not
+# commit beneath it. New memory makes the next checkpoint stream for a
+# while; the lock is taken as a promote would, mid-stream.
+"$LAB" exec alpha podman exec counter touch /tmp/regrow
+wait_for 60 eval '"$LAB" exec alpha podman exec counter test -e /tmp/regrown' || fail "the counter did not regrow"
+ls_on alpha checkpoint counter >"$TMP/ck3" 2>&1 &
+ck3=$!
+wait_for 120 staged || fail "the third checkpoint never reached beta's stage: $(cat "$TMP/ck3")"
+exec 9>"/var/lib/layersync-lab/beta/state/twins/counter/lock"
+flock -x 9 || fail "cannot take beta's twin lock"
+held_mb=$(du -sm "$STAGE" | cut -f1)
+sleep 8
+"$TOP/tests/integration/treelist" "$BTREE" >"$TMP/held" || fail "cannot list beta's checkpoint"
+diff "$TMP/beta.tree" "$TMP/held" >/dev/null ||
+	fail "a checkpoint was committed on beta while its twin's lock was held ($held_mb MB staged when taken)"
+kill -0 "$ck3" 2>/dev/null || fail "the checkpoint was acknowledged while beta's twin lock was held: $(cat "$TMP/ck3")"
+exec 9>&-
+wait "$ck3" || fail "the checkpoint failed once beta's twin lock was released: $(cat "$TMP/ck3")"
+"$TOP/tests/integration/treelist" "$ATREE" >"$TMP/alpha.tree" || fail "cannot list alpha's checkpoint"
+"$TOP/tests/integration/treelist" "$BTREE" >"$TMP/beta.tree" || fail "cannot list beta's checkpoint"
+diff "$TMP/alpha.tree" "$TMP/beta.tree" >/dev/null || fail "once the lock was released beta's checkpoint is not alpha's"
+note "a checkpoint streaming in ($held_mb MB staged) waited 8 s for beta's twin lock, then committed: $(cat "$TMP/ck3")"
+
 daemon_stop alpha	# under ASan, a leak fails the exit status
 daemon_stop beta
 [ "$size" -gt 100000000 ] || fail "the checkpoint after the restart is only $size bytes"
