@@ -17,7 +17,10 @@
 #           the writes alone took, the floor under that
 # For layersync, "on beta" is the twin's upper layer, where a file shows
 # only once its batch is committed (durable, fsync'd); lsyncd's copy is
-# never fsync'd. Rows "lag,TOOL,LOAD,REP,METRIC,VALUE" (p50_ms, p99_ms,
+# never fsync'd. disk-floor (a reference, not a peer): on beta's disk, a
+# 100-byte file written, fdatasync'd, renamed and its directory fsync'd,
+# and 1 MiB appended and fdatasync'd: the least any durable copy costs.
+# Rows "lag,TOOL,LOAD,REP,METRIC,VALUE" (p50_ms, p99_ms,
 # max_ms; burst: ms, write_ms) are appended to OUT.csv.
 # Run by scripts/bench, which sets top_srcdir and LAYERSYNC.
 . "$top_srcdir/tests/integration/lib.sh"
@@ -26,8 +29,9 @@
 
 out=$1 reps=$2 n=$3
 LDST=/var/lib/layersync-lab/beta/bench-lag-lsyncd
+FLOOR=/var/lib/layersync-lab/beta/bench-lag-floor
 repl_setup
-on_exit 'rm -rf "$LDST"'
+on_exit 'rm -rf "$LDST" "$FLOOR"'
 daemon_start alpha
 daemon_start beta
 img=$("$LAB" exec alpha podman images -q | head -1)
@@ -46,6 +50,11 @@ while [ "$rep" -le "$reps" ]; do
 	ls_on alpha add lagbench >/dev/null || fail "add failed"
 	probe layersync "$rep" "$(upper beta lagbench)"
 	trees_equal lagbench
+	# the reference: what a durable copy costs on beta's disk, no tool
+	mkdir -p "$FLOOR"
+	"$LAB" exec beta python3 "$TOP/bench/lagprobe.py" - "$FLOOR" "$n" disk-floor "$rep" \
+		>>"$out" 2>"$TMP/probe.err" || fail "disk-floor rep $rep: $(tail -3 "$TMP/probe.err")"
+	rm -rf "$FLOOR"
 	ls_on alpha remove lagbench --purge >/dev/null 2>&1 || fail "remove --purge failed"
 
 	lsyncd_start tuned "$(upper alpha lagbench)=$LDST"

@@ -5,6 +5,10 @@ Writes into SRC/TOOL-REP (SRC: a container's merged view) and polls DST/TOOL-REP
 (the copy on the other host) until each write shows there whole. Prints
 CSV rows "lag,TOOL,LOAD,REP,METRIC,VALUE" on stdout; exits non-zero,
 saying why on stderr, if a write is not replicated within 30 s.
+
+TOOL disk-floor runs no tool: in DST/disk-floor-REP, on beta's disk, it
+times what any durable copy must do there at least, for the single and
+append loads (a reference, not a peer).
 """
 import os
 import sys
@@ -153,9 +157,59 @@ def burst(src, dst):
     return (now() - t0) * 1000, (written - t0) * 1000
 
 
+def floor_single(dst, n):
+    """The least a durable copy of a small file costs on this disk: written
+    and fdatasync'd under a temporary name, renamed into place, its
+    directory fsync'd; one at a time, 20 ms apart, as in single()."""
+    lags = []
+    dfd = os.open(dst, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        for i in range(n):
+            payload = (b"%d " % i) + b"y" * 90 + b"\n"
+            tmp, name = os.path.join(dst, ".one%d" % i), os.path.join(dst, "one%d" % i)
+            t0 = now()
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, payload)
+            os.fdatasync(fd)
+            os.close(fd)
+            os.rename(tmp, name)
+            os.fsync(dfd)
+            lags.append((now() - t0) * 1000)
+            time.sleep(0.02)
+    finally:
+        os.close(dfd)
+    return lags
+
+
+def floor_append(dst, n):
+    """The least a durable 1 MiB append to a 24 MB file costs on this
+    disk: the bytes written at the end and fdatasync'd, one at a time."""
+    path = os.path.join(dst, "grow")
+    put(path, os.urandom(24 << 20))
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    os.fsync(fd)
+    lags = []
+    try:
+        for _ in range(n):
+            chunk = os.urandom(1 << 20)
+            t0 = now()
+            os.write(fd, chunk)
+            os.fdatasync(fd)
+            lags.append((now() - t0) * 1000)
+    finally:
+        os.close(fd)
+    return lags
+
+
 def main():
     src, dst, n, tool, rep = sys.argv[1:6]
     n = int(n)
+    if tool == "disk-floor":    # a reference on beta's disk, no tool: SRC unused
+        dst = os.path.join(dst, "%s-%s" % (tool, rep))
+        os.mkdir(dst)
+        percentiles(tool, "single", rep, floor_single(dst, max(10, n // 2)))
+        percentiles(tool, "append", rep, floor_append(dst, max(4, n // 4)))
+        return
     # a directory of its own per tool and run: nothing the other tool
     # left behind can look replicated already
     sub = "%s-%s" % (tool, rep)
