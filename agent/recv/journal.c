@@ -590,9 +590,16 @@ journal_recover(int rootfd, int stagefd, const char *statedir, uint64_t *gen,
 	if ((text = read_small(statedir, "journal", err)) != NULL) {
 		complete = parse(text, &j->ops, &jgen, err);
 		done = read_small(statedir, "journal.done", err);
+		/*
+		 * A journal of a committed batch (its generation is not past
+		 * the one written) is stale: the unlink after the commit is
+		 * not flushed, and a crash can bring it back after later
+		 * batches (one move needs no journal) changed the tree.
+		 * Replaying it would undo them and set the generation back.
+		 */
 		if (complete == -1)
 			r = -1;
-		else if (complete == 1 &&
+		else if (complete == 1 && jgen > *gen &&
 		    (r = run_phases(j, done != NULL ? atoi(done) : 0, err)) ==
 		    0 && (r = write_gen(statedir, jgen, err)) == 0)
 			*gen = jgen;

@@ -247,6 +247,31 @@ START_TEST(test_complete_journal_is_finished)
 END_TEST
 
 /*
+ * The journal's unlink after a commit is not flushed: a crash can bring
+ * back the journal of batch 7 after batch 8 (one move, no journal) put
+ * a new x in place. Replaying 7 would remove that x and set the
+ * generation back to 7.
+ */
+START_TEST(test_stale_journal_is_ignored)
+{
+	int	 sfd;
+
+	put(rootfd, "x", "from batch 8");
+	put_state("gen", "8\n");
+	put_state("journal", "layersync-journal 1 7\nPHASE\nREMOVE x\nEND\n");
+	put_state("journal.done", "0\n");
+	ck_assert_uint_eq(recover(), 8);
+	ck_assert_str_eq(get(rootfd, "x"), "from batch 8");
+	sfd = open(statedir, O_RDONLY | O_DIRECTORY);
+	ck_assert_ptr_null(get(sfd, "journal"));	/* and it is gone */
+	close(sfd);
+	put_state("journal", "layersync-journal 1 8\nPHASE\nREMOVE x\nEND\n");
+	ck_assert_uint_eq(recover(), 8);
+	ck_assert_str_eq(get(rootfd, "x"), "from batch 8");
+}
+END_TEST
+
+/*
  * Phase 1 removed x, phase 2 put a new x in place, then the crash came
  * before the journal was deleted. Replaying phase 1 would delete the
  * new x: the done count must stop that.
@@ -592,6 +617,7 @@ main(void)
 		test_existing_dir_keeps_children_and_takes_metadata,
 		test_partial_journal_is_discarded,
 		test_complete_journal_is_finished,
+		test_stale_journal_is_ignored,
 		test_replay_never_undoes_a_later_phase,
 		test_commit_splits_conflicting_ops_into_phases,
 		test_misfit_ops_are_skipped_and_reported,
