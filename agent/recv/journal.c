@@ -472,30 +472,61 @@ unlink_journal(const char *statedir)
 	free(d);
 }
 
-static int
-single_move(const struct journal *j)
+/* The batch's one operation, if it has just one (and its phase). */
+static const struct jop *
+single_op(const struct journal *j)
 {
 	const struct jop	*op;
 
 	if (j->nops != 1)
-		return 0;
+		return NULL;
 	TAILQ_FOREACH(op, &j->ops, entry)
 		if (op->kind != JOP_PHASE)
-			return op->kind == JOP_MOVE;
-	return 0;
+			return op;
+	return NULL;
+}
+
+void
+journal_prepare(struct journal *j, uint64_t gen)
+{
+	const struct jop	*op;
+	struct buf		 b;
+	int			 fd;
+
+	if (!j->planned)
+		plan_phases(&j->ops);
+	j->planned = 1;
+	j->in_stage = 0;
+	if ((op = single_op(j)) == NULL ||
+	    (op->kind != JOP_APPEND && op->kind != JOP_PATCH))
+		return;
+	buf_init(&b);
+	serialize(&j->ops, gen, &b);
+	/* Too long for an xattr (a patch of many ranges): a journal file. */
+	if (b.len <= JOURNAL_XATTR_MAX && (fd = openat(j->stagefd, op->a,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
+		if (fsetxattr(fd, JOURNAL_XATTR, b.data, b.len, 0) == 0) {
+			j->in_stage = 1;
+			j->in_stage_gen = gen;
+		}
+		close(fd);
+	}
+	buf_release(&b);
 }
 
 int
 journal_commit(struct journal *j, uint64_t gen, journal_skip_cb *skip,
     void *arg, struct ls_err *err)
 {
-	struct buf	 b;
-	int		 r = -1;
+	const struct jop	*op;
+	struct buf		 b;
+	int			 r = -1, no_file;
 
 	j->skip = skip;
 	j->skip_arg = arg;
 
-	plan_phases(&j->ops);
+	if (!j->planned)
+		plan_phases(&j->ops);
 	buf_init(&b);
 	serialize(&j->ops, gen, &b);
 	/*
@@ -503,9 +534,14 @@ journal_commit(struct journal *j, uint64_t gen, journal_skip_cb *skip,
 	 * batches) is one rename, all or nothing by itself: it needs no
 	 * journal, which saves two flushes. A crash before the generation
 	 * is written leaves the entry with the old generation; the batch
-	 * was never acknowledged, so the primary ships it again.
+	 * was never acknowledged, so the primary ships it again. A batch
+	 * of one in-place write has its journal on its staged file, made
+	 * durable with it (journal_prepare).
 	 */
-	if ((!single_move(j) && write_durably(j->statedir, "journal", &b,
+	op = single_op(j);
+	no_file = (op != NULL && op->kind == JOP_MOVE) ||
+	    (j->in_stage && j->in_stage_gen == gen);
+	if ((!no_file && write_durably(j->statedir, "journal", &b,
 	    err) == -1) || run_phases(j, 0, err) == -1 ||
 	    write_gen(j->statedir, gen, err) == -1)
 		goto out;
@@ -516,6 +552,7 @@ out:
 	buf_release(&b);
 	ops_clear(&j->ops);
 	j->nops = 0;
+	j->planned = j->in_stage = 0;
 	return r;
 }
 
@@ -570,14 +607,85 @@ journal_stage_open(const char *upperdir, struct ls_err *err)
  * Bring the twin to its last committed batch after a crash and return
  * that batch's generation. Also the start of every receiving session.
  */
+/*
+ * Finish the batch a journal's text describes, from the phase after
+ * `done`, if it is past the committed generation *gen; then that is its
+ * generation. A journal of a committed batch (its generation is not
+ * past the one written) is stale: the unlinks after a commit are not
+ * flushed, and a crash can bring one back after later batches (one
+ * move needs no journal) changed the tree. Replaying it would undo them
+ * and set the generation back.
+ */
+static int
+finish_text(struct journal *j, char *text, int done, uint64_t *gen,
+    struct ls_err *err)
+{
+	uint64_t	 jgen = 0;
+	int		 complete, r = 0;
+
+	if ((complete = parse(text, &j->ops, &jgen, err)) == -1)
+		r = -1;
+	else if (complete == 1 && jgen > *gen &&
+	    (r = run_phases(j, done, err)) == 0 &&
+	    (r = write_gen(j->statedir, jgen, err)) == 0)
+		*gen = jgen;
+	ops_clear(&j->ops);
+	return r;
+}
+
+/*
+ * A batch of one in-place write keeps its journal on its staged file
+ * (journal_prepare): finish the one found there, if any. Only regular
+ * files carry one; nothing else is opened.
+ */
+static int
+finish_in_stage(struct journal *j, uint64_t *gen, struct ls_err *err)
+{
+	char		 text[JOURNAL_XATTR_MAX + 1];
+	struct dirent	*de;
+	struct stat	 st;
+	DIR		*d;
+	ssize_t		 n;
+	int		 fd, r = 0;
+
+	if ((fd = openat(j->stagefd, ".", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
+		ls_err_sys(err, "stage dir");
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!staged_name_valid(de->d_name) || fstatat(j->stagefd,
+		    de->d_name, &st, AT_SYMLINK_NOFOLLOW) == -1 ||
+		    !S_ISREG(st.st_mode) || (fd = openat(j->stagefd,
+		    de->d_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK |
+		    O_CLOEXEC)) == -1)
+			continue;
+		n = fgetxattr(fd, JOURNAL_XATTR, text, JOURNAL_XATTR_MAX);
+		close(fd);
+		if (n > 0) {
+			text[n] = '\0';
+			r = finish_text(j, text, 0, gen, err);
+			break;
+		}
+	}
+	closedir(d);
+	return r;
+}
+
+/*
+ * Bring the twin to its last committed batch after a crash and return
+ * that batch's generation. Also the start of every receiving session.
+ */
 int
 journal_recover(int rootfd, int stagefd, const char *statedir, uint64_t *gen,
     struct ls_err *err)
 {
 	struct journal	*j;
 	char		*text, *done;
-	uint64_t	 jgen = 0;
-	int		 r = 0, complete;
+	uint64_t	 before;
+	int		 r = 0;
 
 	*gen = 0;
 	errno = 0;
@@ -586,26 +694,17 @@ journal_recover(int rootfd, int stagefd, const char *statedir, uint64_t *gen,
 		free(text);
 	} else if (errno != ENOENT && errno != 0)
 		return -1;
+	before = *gen;
 	j = journal_new(rootfd, stagefd, statedir);
 	if ((text = read_small(statedir, "journal", err)) != NULL) {
-		complete = parse(text, &j->ops, &jgen, err);
 		done = read_small(statedir, "journal.done", err);
-		/*
-		 * A journal of a committed batch (its generation is not past
-		 * the one written) is stale: the unlink after the commit is
-		 * not flushed, and a crash can bring it back after later
-		 * batches (one move needs no journal) changed the tree.
-		 * Replaying it would undo them and set the generation back.
-		 */
-		if (complete == -1)
-			r = -1;
-		else if (complete == 1 && jgen > *gen &&
-		    (r = run_phases(j, done != NULL ? atoi(done) : 0, err)) ==
-		    0 && (r = write_gen(statedir, jgen, err)) == 0)
-			*gen = jgen;
+		r = finish_text(j, text, done != NULL ? atoi(done) : 0, gen,
+		    err);
 		free(done);
 		free(text);
 	}
+	if (r == 0 && *gen == before)
+		r = finish_in_stage(j, gen, err);
 	journal_free(j);
 	if (r == 0) {
 		unlink_journal(statedir);

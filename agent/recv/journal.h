@@ -13,7 +13,11 @@
  *      in the state dir, ending with an END line, fsynced, renamed in
  *      (unless the batch is one move, a rename that is all or nothing
  *      by itself: a crash before step 4 leaves it with the generation
- *      before, and the primary, never acknowledged, ships it again);
+ *      before, and the primary, never acknowledged, ships it again;
+ *      and unless it is one in-place write, an append or a patch: its
+ *      journal_prepare(), before step 1, puts the journal in an xattr
+ *      of the staged file, which step 1 makes durable with the data:
+ *      two flushes fewer, and recovery finds it there);
  *   3. the operations run in phases: a phase never touches a path, or
  *      an ancestor or descendant of a path, that an earlier operation
  *      of the same phase touched, so each operation can tell from the
@@ -31,7 +35,9 @@
  * fatal: the journal is kept and finished later.
  * After a crash, journal_recover() finishes a journal that has its END
  * line (from the first unfinished phase) or, if it has none, discards
- * the stage: the twin holds the last committed batch, whole.
+ * the stage: the twin holds the last committed batch, whole. A journal
+ * whose generation is not past the committed one is stale (the unlinks
+ * after a commit are not flushed) and is never replayed.
  */
 #ifndef LS_JOURNAL_H
 #define LS_JOURNAL_H
@@ -41,6 +47,9 @@
 #include "err.h"
 
 #define JOURNAL_STAGE_DIR	"layersync-stage"
+/* Where a batch of one in-place write keeps its journal, and its room. */
+#define JOURNAL_XATTR		"trusted.layersync.journal"
+#define JOURNAL_XATTR_MAX	4000
 
 struct journal;
 
@@ -64,6 +73,7 @@ void		 journal_patch(struct journal *, const char *staged,
 size_t		 journal_ops(const struct journal *);
 typedef void	journal_skip_cb(const char *path, void *);
 
+void		 journal_prepare(struct journal *, uint64_t gen);
 int		 journal_commit(struct journal *, uint64_t gen,
 		    journal_skip_cb *, void *, struct ls_err *);
 int		 journal_stage_open(const char *upperdir, struct ls_err *);

@@ -42,6 +42,9 @@ struct journal {
 	struct jops	 ops;
 	size_t		 nops;
 	uint64_t	 seq;		/* stage names */
+	int		 planned;	/* its phases are planned */
+	int		 in_stage;	/* its journal is on its staged file */
+	uint64_t	 in_stage_gen;
 	/* while a phase moves files into one directory: its fd, its path */
 	int		 move_pfd;
 	char		*move_dir;

@@ -518,8 +518,14 @@ on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 	 */
 	if ((lock = twin_lock(r->twindir, err)) == -1)
 		return -1;
-	rc = primary_here(r, err) || apply_sync(r->stage, err) == -1 ? -1 :
-	    journal_commit(r->journal, gen, on_skip, r, err);
+	if (primary_here(r, err))
+		rc = -1;
+	else {
+		/* before the stage's flush: it may carry the journal */
+		journal_prepare(r->journal, gen);
+		rc = apply_sync(r->stage, err) == -1 ? -1 :
+		    journal_commit(r->journal, gen, on_skip, r, err);
+	}
 	close(lock);
 	if (rc == -1)
 		return -1;

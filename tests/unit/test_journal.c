@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 #include <unistd.h>
 
 #include "frame.h"
@@ -425,6 +426,93 @@ END_TEST
  * staged tail was removed: the replay writes the same bytes at the same
  * offset, whatever the file's length had become.
  */
+/*
+ * A batch of one append needs no journal file: journal_prepare puts the
+ * journal on the staged tail, flushed with it. The journal file cannot
+ * be written here (journal.tmp is a directory), and the commit works.
+ */
+START_TEST(test_one_append_journals_on_its_stage)
+{
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	char		 tmp[160], text[256];
+	char		*s1 = journal_stage_name(j);
+	ssize_t		 n;
+	int		 fd;
+
+	snprintf(tmp, sizeof(tmp), "%s/journal.tmp", statedir);
+	ck_assert_int_eq(mkdir(tmp, 0700), 0);
+	put(rootfd, "log", "line 1\n");
+	fchmodat(rootfd, "log", 0644, 0);
+	put(stagefd, s1, "line 2\n");
+	fchmodat(stagefd, s1, 0644, 0);
+	journal_append(j, s1, "log", 7);
+	journal_prepare(j, 2);
+	fd = openat(stagefd, s1, O_RDONLY);
+	n = fgetxattr(fd, JOURNAL_XATTR, text, sizeof(text) - 1);
+	close(fd);
+	ck_assert_int_gt(n, 0);
+	text[n] = '\0';
+	ck_assert_str_eq(text, "layersync-journal 1 2\nPHASE\n"
+	    "APPEND 00000001 log 7\nEND\n");
+	ck_assert_msg(journal_commit(j, 2, NULL, NULL, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 2\n");
+	ck_assert_uint_eq(recover(), 2);
+	/* a second op: back to the journal file, which cannot be written */
+	free(s1);
+	s1 = journal_stage_name(j);
+	put(stagefd, s1, "line 3\n");
+	fchmodat(stagefd, s1, 0644, 0);
+	journal_append(j, s1, "log", 14);
+	journal_remove(j, "other");
+	journal_prepare(j, 3);
+	ck_assert_int_eq(journal_commit(j, 3, NULL, NULL, &err), -1);
+	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 2\n");
+	rmdir(tmp);
+	free(s1);
+	journal_free(j);
+}
+END_TEST
+
+/*
+ * The crash came while the staged tail went in place: recovery finds
+ * the journal on the staged file and finishes it; a journal found there
+ * for a committed batch (its unlink was lost) is left alone.
+ */
+START_TEST(test_journal_on_the_stage_is_finished)
+{
+	static const char journal[] = "layersync-journal 1 2\nPHASE\n"
+	    "APPEND 00000001 log 7\nEND\n";
+	int	 fd;
+
+	put(rootfd, "log", "line 1\nline 2\ngarb");	/* torn */
+	fchmodat(rootfd, "log", 0644, 0);
+	put(stagefd, "00000001", "line 2\n");
+	fchmodat(stagefd, "00000001", 0644, 0);
+	fd = openat(stagefd, "00000001", O_RDONLY);
+	ck_assert_int_eq(fsetxattr(fd, JOURNAL_XATTR, journal,
+	    strlen(journal), 0), 0);
+	close(fd);
+	put_state("gen", "1\n");
+	ck_assert_uint_eq(recover(), 2);
+	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 2\n");
+	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
+
+	put(rootfd, "log", "line 1\nline 9\n");	/* batch 3 changed it */
+	put(stagefd, "00000001", "line 2\n");
+	fchmodat(stagefd, "00000001", 0644, 0);
+	fd = openat(stagefd, "00000001", O_RDONLY);
+	ck_assert_int_eq(fsetxattr(fd, JOURNAL_XATTR, journal,
+	    strlen(journal), 0), 0);
+	close(fd);
+	put_state("gen", "3\n");
+	ck_assert_uint_eq(recover(), 3);
+	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 9\n");
+	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
+}
+END_TEST
+
 START_TEST(test_append_replayed_equals_append_once)
 {
 	put(rootfd, "log", "line 1\nline 2\ngarb");	/* torn */
@@ -618,6 +706,8 @@ main(void)
 		test_partial_journal_is_discarded,
 		test_complete_journal_is_finished,
 		test_stale_journal_is_ignored,
+		test_one_append_journals_on_its_stage,
+		test_journal_on_the_stage_is_finished,
 		test_replay_never_undoes_a_later_phase,
 		test_commit_splits_conflicting_ops_into_phases,
 		test_misfit_ops_are_skipped_and_reported,
