@@ -56,30 +56,39 @@ state_new(void)
 }
 
 int
-digest_prefix(int fd, uint64_t len, unsigned char *md)
+digest_ranges(int fd, const struct frame_range *rg, size_t nrg,
+    unsigned char *md)
 {
 	static char	 chunk[DIGEST_CHUNK];	/* one thread reads here */
 	XXH3_state_t	*st;
-	uint64_t	 off = 0;
-	size_t		 n;
+	uint64_t	 off;
+	size_t		 i, n;
 	int		 r = -1;
 
 	if ((st = state_new()) == NULL)
 		return -1;
 	(void)XXH3_128bits_reset(st);
-	while (off < len) {
-		n = len - off < sizeof(chunk) ? (size_t)(len - off) :
-		    sizeof(chunk);
-		if (read_full(fd, chunk, n, off) == -1)
-			goto out;
-		(void)XXH3_128bits_update(st, chunk, n);
-		off += n;
-	}
+	for (i = 0; i < nrg; i++)
+		for (off = 0; off < rg[i].len; off += n) {
+			n = rg[i].len - off < sizeof(chunk) ?
+			    (size_t)(rg[i].len - off) : sizeof(chunk);
+			if (read_full(fd, chunk, n, rg[i].off + off) == -1)
+				goto out;
+			(void)XXH3_128bits_update(st, chunk, n);
+		}
 	put_sum(md, XXH3_128bits_digest(st));
 	r = 0;
 out:
 	XXH3_freeState(st);
 	return r;
+}
+
+int
+digest_prefix(int fd, uint64_t len, unsigned char *md)
+{
+	struct frame_range	 all = { 0, len };
+
+	return digest_ranges(fd, &all, 1, md);
 }
 
 uint32_t

@@ -2,7 +2,8 @@
  * digest: what both ends of a replication compare to learn which bytes
  * the twin already holds, without sending them: XXH3-128 of a file's
  * first bytes (PREFIX, before an APPEND) and of each of its blocks
- * (SUMS, before a PATCH).
+ * (SUMS, before a PATCH). The standby's journal also sums a staged
+ * tail or patch with it, to tell whole from torn after a crash.
  *
  * XXH3 is not a cryptographic hash, and need not be: it compares a
  * container's file with the copy of that same file its twin holds, so
@@ -35,6 +36,11 @@
 /* Digest of fd's first len bytes (read with pread) into md. 0, or -1
  * with errno: EIO if fd holds fewer bytes. */
 int		 digest_prefix(int fd, uint64_t len, unsigned char *md);
+
+/* Digest of the bytes of fd's ranges, one after the other, into md
+ * (DIGEST_SUM_LEN bytes); errors as digest_prefix(). */
+int		 digest_ranges(int fd, const struct frame_range *, size_t,
+		    unsigned char *md);
 
 /* The smallest block length that cuts size bytes into at most
  * FRAME_MAX_BLOCKS blocks; 0 if none can. */

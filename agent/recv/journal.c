@@ -32,6 +32,7 @@
 #include "apply.h"
 #include "beneath.h"
 #include "buf.h"
+#include "digest.h"
 #include "escape.h"
 #include "fsutil.h"
 #include "index.h"
@@ -486,9 +487,32 @@ single_op(const struct journal *j)
 	return NULL;
 }
 
+/*
+ * The digest of the staged bytes an in-place op writes: all of an
+ * append's tail, a patch's ranges.
+ */
+static int
+staged_digest(int sfd, const struct jop *op, unsigned char *md)
+{
+	struct frame_range	 rg[FRAME_MAX_RANGES];
+	struct stat		 st;
+	int			 n;
+
+	if (op->kind == JOP_APPEND) {
+		if (fstat(sfd, &st) == -1)
+			return -1;
+		rg[0].off = 0;
+		rg[0].len = (uint64_t)st.st_size;
+		n = 1;
+	} else if ((n = journal_ranges_parse(op->c, rg)) == -1)
+		return -1;
+	return digest_ranges(sfd, rg, (size_t)n, md);
+}
+
 void
 journal_prepare(struct journal *j, uint64_t gen)
 {
+	unsigned char		 md[DIGEST_SUM_LEN];
 	const struct jop	*op;
 	struct buf		 b;
 	int			 fd;
@@ -505,7 +529,9 @@ journal_prepare(struct journal *j, uint64_t gen)
 	/* Too long for an xattr (a patch of many ranges): a journal file. */
 	if (b.len <= JOURNAL_XATTR_MAX && (fd = openat(j->stagefd, op->a,
 	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) != -1) {
-		if (fsetxattr(fd, JOURNAL_XATTR, b.data, b.len, 0) == 0) {
+		if (staged_digest(fd, op, md) == 0 && fsetxattr(fd,
+		    JOURNAL_SUM_XATTR, md, sizeof(md), 0) == 0 &&
+		    fsetxattr(fd, JOURNAL_XATTR, b.data, b.len, 0) == 0) {
 			j->in_stage = 1;
 			j->in_stage_gen = gen;
 		}
@@ -634,8 +660,39 @@ finish_text(struct journal *j, char *text, int done, uint64_t *gen,
 }
 
 /*
+ * Is the staged file sfd, named name, what its journal text says: the
+ * one op's staged file, its bytes those its digest was taken of?
+ */
+static int
+staged_whole(int sfd, const char *name, const char *text)
+{
+	unsigned char		 want[DIGEST_SUM_LEN], md[DIGEST_SUM_LEN];
+	char			*copy = xstrdup(text);
+	struct jops		 ops;
+	const struct jop	*op;
+	struct ls_err		 ignored;
+	uint64_t		 jgen;
+	int			 whole = 0;
+
+	TAILQ_INIT(&ops);
+	if (fgetxattr(sfd, JOURNAL_SUM_XATTR, want, sizeof(want)) ==
+	    (ssize_t)sizeof(want) && parse(copy, &ops, &jgen, &ignored) == 1) {
+		TAILQ_FOREACH(op, &ops, entry)
+			if (op->kind != JOP_PHASE)
+				break;
+		whole = op != NULL && (op->kind == JOP_APPEND ||
+		    op->kind == JOP_PATCH) && TAILQ_NEXT(op, entry) == NULL &&
+		    strcmp(op->a, name) == 0 && staged_digest(sfd, op, md) ==
+		    0 && memcmp(md, want, sizeof(md)) == 0;
+	}
+	ops_clear(&ops);
+	free(copy);
+	return whole;
+}
+
+/*
  * A batch of one in-place write keeps its journal on its staged file
- * (journal_prepare): finish the one found there, if any. Only regular
+ * (journal_prepare): finish the one found there, if any, and whole. Only regular
  * files carry one; nothing else is opened.
  */
 static int
@@ -646,7 +703,7 @@ finish_in_stage(struct journal *j, uint64_t *gen, struct ls_err *err)
 	struct stat	 st;
 	DIR		*d;
 	ssize_t		 n;
-	int		 fd, r = 0;
+	int		 fd, r = 0, whole = 0;
 
 	if ((fd = openat(j->stagefd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
@@ -663,10 +720,14 @@ finish_in_stage(struct journal *j, uint64_t *gen, struct ls_err *err)
 		    O_CLOEXEC)) == -1)
 			continue;
 		n = fgetxattr(fd, JOURNAL_XATTR, text, JOURNAL_XATTR_MAX);
-		close(fd);
 		if (n > 0) {
 			text[n] = '\0';
-			r = finish_text(j, text, 0, gen, err);
+			whole = staged_whole(fd, de->d_name, text);
+		}
+		close(fd);
+		if (n > 0) {	/* one batch has one; torn: never committed */
+			if (whole)
+				r = finish_text(j, text, 0, gen, err);
 			break;
 		}
 	}

@@ -17,7 +17,11 @@
  *      and unless it is one in-place write, an append or a patch: its
  *      journal_prepare(), before step 1, puts the journal in an xattr
  *      of the staged file, which step 1 makes durable with the data:
- *      two flushes fewer, and recovery finds it there);
+ *      two flushes fewer. One flush gives no order between the data
+ *      and the xattr, so the xattr also holds the digest of the staged
+ *      bytes, and recovery finishes such a journal only if they still
+ *      match: if not, the crash came before step 1 ended, before
+ *      anything went in place, and the batch is dropped);
  *   3. the operations run in phases: a phase never touches a path, or
  *      an ancestor or descendant of a path, that an earlier operation
  *      of the same phase touched, so each operation can tell from the
@@ -47,9 +51,13 @@
 #include "err.h"
 
 #define JOURNAL_STAGE_DIR	"layersync-stage"
-/* Where a batch of one in-place write keeps its journal, and its room. */
+/*
+ * Where a batch of one in-place write keeps its journal, its room, and
+ * the digest of the staged bytes it writes in place.
+ */
 #define JOURNAL_XATTR		"trusted.layersync.journal"
 #define JOURNAL_XATTR_MAX	4000
+#define JOURNAL_SUM_XATTR	"trusted.layersync.sum"
 
 struct journal;
 

@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "digest.h"
 #include "frame.h"
 #include "journal.h"
 #include "testmain.h"
@@ -455,6 +456,10 @@ START_TEST(test_one_append_journals_on_its_stage)
 	text[n] = '\0';
 	ck_assert_str_eq(text, "layersync-journal 1 2\nPHASE\n"
 	    "APPEND 00000001 log 7\nEND\n");
+	fd = openat(stagefd, s1, O_RDONLY);
+	ck_assert_int_eq(fgetxattr(fd, JOURNAL_SUM_XATTR, text, sizeof(text)),
+	    DIGEST_SUM_LEN);
+	close(fd);
 	ck_assert_msg(journal_commit(j, 2, NULL, NULL, &err) == 0, "%s",
 	    err.msg);
 	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 2\n");
@@ -475,40 +480,61 @@ START_TEST(test_one_append_journals_on_its_stage)
 }
 END_TEST
 
+/* Stage name as a batch of one append, journal and digest of want. */
+static void
+stage_record(const char *name, const char *data, const char *want,
+    const char *journal)
+{
+	unsigned char	 md[DIGEST_SUM_LEN];
+	int		 fd;
+
+	put(stagefd, name, want);
+	fd = openat(stagefd, name, O_RDONLY);
+	ck_assert_int_eq(digest_prefix(fd, strlen(want), md), 0);
+	close(fd);
+	put(stagefd, name, data);
+	fchmodat(stagefd, name, 0644, 0);
+	fd = openat(stagefd, name, O_RDONLY);
+	ck_assert_int_eq(fsetxattr(fd, JOURNAL_SUM_XATTR, md, sizeof(md), 0),
+	    0);
+	ck_assert_int_eq(fsetxattr(fd, JOURNAL_XATTR, journal,
+	    strlen(journal), 0), 0);
+	close(fd);
+}
+
 /*
  * The crash came while the staged tail went in place: recovery finds
- * the journal on the staged file and finishes it; a journal found there
- * for a committed batch (its unlink was lost) is left alone.
+ * the journal on the staged file and finishes it. One found there for
+ * a committed batch (its unlink was lost) is left alone, and so is one
+ * whose staged bytes are not those it was taken of: one flush made
+ * them and it durable in no set order, so the crash came before that
+ * flush ended, before anything went in place.
  */
 START_TEST(test_journal_on_the_stage_is_finished)
 {
 	static const char journal[] = "layersync-journal 1 2\nPHASE\n"
 	    "APPEND 00000001 log 7\nEND\n";
-	int	 fd;
 
 	put(rootfd, "log", "line 1\nline 2\ngarb");	/* torn */
 	fchmodat(rootfd, "log", 0644, 0);
-	put(stagefd, "00000001", "line 2\n");
-	fchmodat(stagefd, "00000001", 0644, 0);
-	fd = openat(stagefd, "00000001", O_RDONLY);
-	ck_assert_int_eq(fsetxattr(fd, JOURNAL_XATTR, journal,
-	    strlen(journal), 0), 0);
-	close(fd);
+	stage_record("00000001", "line 2\n", "line 2\n", journal);
 	put_state("gen", "1\n");
 	ck_assert_uint_eq(recover(), 2);
 	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 2\n");
 	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
 
 	put(rootfd, "log", "line 1\nline 9\n");	/* batch 3 changed it */
-	put(stagefd, "00000001", "line 2\n");
-	fchmodat(stagefd, "00000001", 0644, 0);
-	fd = openat(stagefd, "00000001", O_RDONLY);
-	ck_assert_int_eq(fsetxattr(fd, JOURNAL_XATTR, journal,
-	    strlen(journal), 0), 0);
-	close(fd);
+	stage_record("00000001", "line 2\n", "line 2\n", journal);
 	put_state("gen", "3\n");
 	ck_assert_uint_eq(recover(), 3);
 	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 9\n");
+	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
+
+	put(rootfd, "log", "line 1\n");
+	stage_record("00000001", "li", "line 2\n", journal);	/* torn */
+	put_state("gen", "1\n");
+	ck_assert_uint_eq(recover(), 1);
+	ck_assert_str_eq(get(rootfd, "log"), "line 1\n");
 	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
 }
 END_TEST
@@ -588,6 +614,36 @@ put_sparse(int dirfd, const char *name, off_t size, off_t off,
 }
 
 /* Only the ranges are written, in place; the file takes the new size. */
+/* A batch of one patch journals on its stage too, its ranges summed:
+ * a crash before its end finishes it from there. */
+START_TEST(test_one_patch_journals_on_its_stage)
+{
+	struct journal		*j = journal_new(rootfd, stagefd, statedir);
+	struct frame_range	 r[2] = { { 4, 4 }, { 12, 2 } };
+	char			*s1 = journal_stage_name(j);
+	char			 tmp[160];
+	int			 fd;
+
+	put(rootfd, "db", "aaaaBBBBccccDDDD");
+	fchmodat(rootfd, "db", 0644, 0);
+	put_sparse(stagefd, s1, 14, 4, "XXXX");
+	fchmodat(stagefd, s1, 0644, 0);
+	fd = openat(stagefd, s1, O_WRONLY);
+	ck_assert_int_eq(pwrite(fd, "YY", 2, 12), 2);
+	close(fd);
+	journal_patch(j, s1, "db", r, 2);
+	journal_prepare(j, 2);
+	/* the crash: nothing went in place, and no journal file exists */
+	snprintf(tmp, sizeof(tmp), "%s/journal", statedir);
+	ck_assert_int_eq(access(tmp, F_OK), -1);
+	put_state("gen", "1\n");
+	ck_assert_uint_eq(recover(), 2);
+	ck_assert_str_eq(get(rootfd, "db"), "aaaaXXXXccccYY");
+	free(s1);
+	journal_free(j);
+}
+END_TEST
+
 START_TEST(test_patch_rewrites_the_ranges_in_place)
 {
 	struct journal		*j = journal_new(rootfd, stagefd, statedir);
@@ -708,6 +764,7 @@ main(void)
 		test_stale_journal_is_ignored,
 		test_one_append_journals_on_its_stage,
 		test_journal_on_the_stage_is_finished,
+		test_one_patch_journals_on_its_stage,
 		test_replay_never_undoes_a_later_phase,
 		test_commit_splits_conflicting_ops_into_phases,
 		test_misfit_ops_are_skipped_and_reported,
