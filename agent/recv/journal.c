@@ -630,10 +630,6 @@ journal_stage_open(const char *upperdir, struct ls_err *err)
 }
 
 /*
- * Bring the twin to its last committed batch after a crash and return
- * that batch's generation. Also the start of every receiving session.
- */
-/*
  * Finish the batch a journal's text describes, from the phase after
  * `done`, if it is past the committed generation *gen; then that is its
  * generation. A journal of a committed batch (its generation is not
@@ -692,8 +688,10 @@ staged_whole(int sfd, const char *name, const char *text)
 
 /*
  * A batch of one in-place write keeps its journal on its staged file
- * (journal_prepare): finish the one found there, if any, and whole. Only regular
- * files carry one; nothing else is opened.
+ * (journal_prepare): finish the one found there whole and past the
+ * committed generation, if any. Others are torn (never committed) or
+ * stale (a lost unlink). Only regular files carry one; nothing else is
+ * opened.
  */
 static int
 finish_in_stage(struct journal *j, uint64_t *gen, struct ls_err *err)
@@ -703,6 +701,7 @@ finish_in_stage(struct journal *j, uint64_t *gen, struct ls_err *err)
 	struct stat	 st;
 	DIR		*d;
 	ssize_t		 n;
+	uint64_t	 before = *gen;
 	int		 fd, r = 0, whole = 0;
 
 	if ((fd = openat(j->stagefd, ".", O_RDONLY | O_DIRECTORY |
@@ -725,11 +724,9 @@ finish_in_stage(struct journal *j, uint64_t *gen, struct ls_err *err)
 			whole = staged_whole(fd, de->d_name, text);
 		}
 		close(fd);
-		if (n > 0) {	/* one batch has one; torn: never committed */
-			if (whole)
-				r = finish_text(j, text, 0, gen, err);
+		if (n > 0 && whole && ((r = finish_text(j, text, 0, gen,
+		    err)) == -1 || *gen != before))
 			break;
-		}
 	}
 	closedir(d);
 	return r;

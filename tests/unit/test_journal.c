@@ -536,6 +536,14 @@ START_TEST(test_journal_on_the_stage_is_finished)
 	ck_assert_uint_eq(recover(), 1);
 	ck_assert_str_eq(get(rootfd, "log"), "line 1\n");
 	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
+
+	/* a stale one beside the live one, in either readdir order */
+	stage_record("00000001", "stale", "stale", "layersync-journal 1 1\n"
+	    "PHASE\nAPPEND 00000001 log 0\nEND\n");
+	stage_record("00000002", "line 2\n", "line 2\n",
+	    "layersync-journal 1 2\nPHASE\nAPPEND 00000002 log 7\nEND\n");
+	ck_assert_uint_eq(recover(), 2);
+	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 2\n");
 }
 END_TEST
 
