@@ -423,11 +423,6 @@ START_TEST(test_append_writes_the_tail_in_place)
 END_TEST
 
 /*
- * A crash after the tail was written (some or all of it) but before the
- * staged tail was removed: the replay writes the same bytes at the same
- * offset, whatever the file's length had become.
- */
-/*
  * A batch of one append needs no journal file: journal_prepare puts the
  * journal on the staged tail, flushed with it. The journal file cannot
  * be written here (journal.tmp is a directory), and the commit works.
@@ -547,6 +542,11 @@ START_TEST(test_journal_on_the_stage_is_finished)
 }
 END_TEST
 
+/*
+ * A crash after the tail was written (some or all of it) but before the
+ * staged tail was removed: the replay writes the same bytes at the same
+ * offset, whatever the file's length had become.
+ */
 START_TEST(test_append_replayed_equals_append_once)
 {
 	put(rootfd, "log", "line 1\nline 2\ngarb");	/* torn */
@@ -621,7 +621,6 @@ put_sparse(int dirfd, const char *name, off_t size, off_t off,
 	close(fd);
 }
 
-/* Only the ranges are written, in place; the file takes the new size. */
 /* A batch of one patch journals on its stage too, its ranges summed:
  * a crash before its end finishes it from there. */
 START_TEST(test_one_patch_journals_on_its_stage)
@@ -652,6 +651,7 @@ START_TEST(test_one_patch_journals_on_its_stage)
 }
 END_TEST
 
+/* Only the ranges are written, in place; the file takes the new size. */
 START_TEST(test_patch_rewrites_the_ranges_in_place)
 {
 	struct journal		*j = journal_new(rootfd, stagefd, statedir);
