@@ -55,27 +55,36 @@ state_new(void)
 	return st;
 }
 
+/* Feed len bytes of fd, from off, to st: a chunk at a time. */
+static int
+update_span(XXH3_state_t *st, int fd, uint64_t off, uint64_t len)
+{
+	static char	 chunk[DIGEST_CHUNK];	/* one thread reads here */
+	size_t		 n;
+
+	for (; len > 0; off += n, len -= n) {
+		n = len < sizeof(chunk) ? (size_t)len : sizeof(chunk);
+		if (read_full(fd, chunk, n, off) == -1)
+			return -1;
+		(void)XXH3_128bits_update(st, chunk, n);
+	}
+	return 0;
+}
+
 int
 digest_ranges(int fd, const struct frame_range *rg, size_t nrg,
     unsigned char *md)
 {
-	static char	 chunk[DIGEST_CHUNK];	/* one thread reads here */
 	XXH3_state_t	*st;
-	uint64_t	 off;
-	size_t		 i, n;
+	size_t		 i;
 	int		 r = -1;
 
 	if ((st = state_new()) == NULL)
 		return -1;
 	(void)XXH3_128bits_reset(st);
 	for (i = 0; i < nrg; i++)
-		for (off = 0; off < rg[i].len; off += n) {
-			n = rg[i].len - off < sizeof(chunk) ?
-			    (size_t)(rg[i].len - off) : sizeof(chunk);
-			if (read_full(fd, chunk, n, rg[i].off + off) == -1)
-				goto out;
-			(void)XXH3_128bits_update(st, chunk, n);
-		}
+		if (update_span(st, fd, rg[i].off, rg[i].len) == -1)
+			goto out;
 	put_sum(md, XXH3_128bits_digest(st));
 	r = 0;
 out:
@@ -105,11 +114,9 @@ digest_block_len(uint64_t size)
 int
 digest_blocks(int fd, uint64_t size, uint32_t block_len, struct buf *out)
 {
-	static char	 chunk[DIGEST_CHUNK];	/* one thread reads here */
 	unsigned char	 sum[DIGEST_SUM_LEN];
 	XXH3_state_t	*st;
-	uint64_t	 off = 0, left;
-	size_t		 n;
+	uint64_t	 off, len;
 	int		 r = -1;
 
 	if (!frame_block_len_ok(size, block_len)) {
@@ -120,18 +127,11 @@ digest_blocks(int fd, uint64_t size, uint32_t block_len, struct buf *out)
 		return -1;
 	frame_be_put(out, size, 8);
 	frame_be_put(out, block_len, 4);
-	while (off < size) {
-		/* one block, through the chunk as often as it takes */
+	for (off = 0; off < size; off += len) {
+		len = size - off < block_len ? size - off : block_len;
 		(void)XXH3_128bits_reset(st);
-		left = size - off < block_len ? size - off : block_len;
-		while (left > 0) {
-			n = left < sizeof(chunk) ? (size_t)left : sizeof(chunk);
-			if (read_full(fd, chunk, n, off) == -1)
-				goto out;
-			(void)XXH3_128bits_update(st, chunk, n);
-			off += n;
-			left -= n;
-		}
+		if (update_span(st, fd, off, len) == -1)
+			goto out;
 		put_sum(sum, XXH3_128bits_digest(st));
 		buf_add(out, sum, sizeof(sum));
 	}

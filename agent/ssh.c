@@ -250,7 +250,8 @@ ssh_open(struct loop *loop, const struct conf_peer *peer, const char *command,
  * libssh2 1.10 frees what a stage's call holds only when the call ends:
  * a session dropped while one waits (EAGAIN) leaks it, e.g. the key
  * exchange's curve25519 keys. Shut the socket and make the call once
- * more, blocking: it fails at once and frees its state.
+ * more, in the blocking mode ssh_free() set: it fails at once and frees
+ * its state.
  */
 static void
 end_unfinished_call(struct ssh_conn *c)
@@ -258,8 +259,6 @@ end_unfinished_call(struct ssh_conn *c)
 	if (c->unfinished == SSH_CLOSED || c->session == NULL || c->fd == -1)
 		return;
 	shutdown(c->fd, SHUT_RDWR);
-	libssh2_session_set_blocking(c->session, 1);
-	libssh2_session_set_timeout(c->session, SSH_CLOSE_TIMEOUT_MS);
 	switch (c->unfinished) {
 	case SSH_HANDSHAKE:
 		(void)libssh2_session_handshake(c->session, c->fd);
@@ -289,7 +288,6 @@ ssh_free(struct ssh_conn *c)
 		loop_del_timer(c->loop, c->timer);
 	if (c->fd != -1)
 		loop_del_fd(c->loop, c->fd);
-	end_unfinished_call(c);
 	/*
 	 * A non-blocking libssh2 may answer EAGAIN to the frees and keep
 	 * the memory, so free in blocking mode. A live session first says
@@ -301,6 +299,7 @@ ssh_free(struct ssh_conn *c)
 	if (c->session != NULL) {
 		libssh2_session_set_blocking(c->session, 1);
 		libssh2_session_set_timeout(c->session, SSH_CLOSE_TIMEOUT_MS);
+		end_unfinished_call(c);
 		if (c->state == SSH_READY) {
 			if (c->channel != NULL)
 				(void)libssh2_channel_close(c->channel);
