@@ -702,7 +702,7 @@ finish_in_stage(struct journal *j, uint64_t *gen, struct ls_err *err)
 	DIR		*d;
 	ssize_t		 n;
 	uint64_t	 before = *gen;
-	int		 fd, r = 0, whole = 0;
+	int		 fd, r = 0, whole;
 
 	if ((fd = openat(j->stagefd, ".", O_RDONLY | O_DIRECTORY |
 	    O_CLOEXEC)) == -1 || (d = fdopendir(fd)) == NULL) {
@@ -719,13 +719,12 @@ finish_in_stage(struct journal *j, uint64_t *gen, struct ls_err *err)
 		    O_CLOEXEC)) == -1)
 			continue;
 		n = fgetxattr(fd, JOURNAL_XATTR, text, JOURNAL_XATTR_MAX);
-		if (n > 0) {
+		if (n > 0)
 			text[n] = '\0';
-			whole = staged_whole(fd, de->d_name, text);
-		}
+		whole = n > 0 && staged_whole(fd, de->d_name, text);
 		close(fd);
-		if (n > 0 && whole && ((r = finish_text(j, text, 0, gen,
-		    err)) == -1 || *gen != before))
+		if (whole && ((r = finish_text(j, text, 0, gen, err)) == -1 ||
+		    *gen != before))
 			break;
 	}
 	closedir(d);

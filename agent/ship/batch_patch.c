@@ -23,8 +23,8 @@
 #include "xmalloc.h"
 
 /* Bytes summed for patches per batch: the loop must keep answering
- * `check` within keepalived's 2 s (about 5 GB/s with the reads from
- * the page cache, so about 0.4 s), and a checkpoint's pages file of a
+ * `check` within keepalived's 2 s (about 3 GB/s with the reads from
+ * the page cache, so about 0.7 s), and a checkpoint's pages file of a
  * 1 GiB service must fit. Past that budget, files go as deltas, which
  * read a slice at a time. */
 #define PATCH_HASH_MAX		(2048ULL * 1024 * 1024)
