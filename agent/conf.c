@@ -60,6 +60,7 @@ static const struct setting top_settings[] = {
 	INT(conf, restart_attempts, 3, 0, 100),
 	INT(conf, restart_window_ms, 60000, 1000, 86400000),
 	STR(conf, criu_path, 0, "", check_criu),
+	BOOL(conf, fsync, 1),
 	{ NULL, 0, 0, 0, NULL, 0, 0, 0, NULL }
 };
 

@@ -64,6 +64,7 @@ struct conf {
 	long long		 restart_attempts; /* local restarts of an */
 	long long		 restart_window_ms; /* exited container */
 	char			*criu_path;	/* "": criu from PATH */
+	long long		 fsync;		/* 0: twins are not flushed */
 	struct conf_vrrp	*vrrp;		/* NULL: not configured */
 	struct conf_peers	 peers;
 	struct conf_containers	 containers;

@@ -13,6 +13,7 @@
 
 #include "buf.h"
 #include "err.h"
+#include "flush.h"
 #include "fsutil.h"
 #include "xmalloc.h"
 
@@ -65,7 +66,7 @@ write_durably(const char *dir, const char *name, const struct buf *data,
 		goto out;
 	}
 	if (write(fd, data->data, data->len) != (ssize_t)data->len ||
-	    fsync(fd) == -1) {
+	    flush_fd(fd) == -1) {
 		ls_err_sys(err, "%s: write", tmp);
 		close(fd);
 		unlink(tmp);
@@ -78,7 +79,7 @@ write_durably(const char *dir, const char *name, const struct buf *data,
 		goto out;
 	}
 	if ((dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) == -1 ||
-	    fsync(dfd) == -1) {
+	    flush_fd(dfd) == -1) {
 		ls_err_sys(err, "%s: fsync", dir);
 		goto out;
 	}
@@ -118,7 +119,7 @@ write_small_in_place(const char *dir, const char *name, const struct buf *data,
 		goto out;
 	}
 	if (pwrite(fd, data->data, data->len, 0) != (ssize_t)data->len ||
-	    ftruncate(fd, (off_t)data->len) == -1 || fdatasync(fd) == -1)
+	    ftruncate(fd, (off_t)data->len) == -1 || flush_data(fd) == -1)
 		ls_err_sys(err, "%s: write", path);
 	else
 		r = 0;

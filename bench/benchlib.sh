@@ -3,6 +3,9 @@
 #   ms               milliseconds, wall clock
 #   bench_run NAME   run container NAME in alpha (the lab's image, asleep)
 #   bench_rm_all     remove every container bench_run ran; also on exit
+#   twin_fsync on|off  beta's receivers flush (the default) or not (its
+#                    config's `fsync = false`, the peers' terms); restarts
+#                    alpha's daemon, whose next session reads it
 
 BENCH_NAMES=
 BENCH_IMG=
@@ -17,6 +20,19 @@ bench_run() {
 	"$LAB" exec alpha podman run -d --name "$1" "$BENCH_IMG" sleep 100000 >/dev/null ||
 		fail "cannot run $1"
 	BENCH_NAMES="$BENCH_NAMES $1"
+}
+
+TWIN_CONF=/etc/netns/beta/layersync/layersync.conf
+
+twin_fsync() {
+	if [ -z "${TWIN_FSYNC_RESTORE:-}" ]; then
+		TWIN_FSYNC_RESTORE=1
+		on_exit "sed -i '/^fsync = false;\$/d' '$TWIN_CONF'"
+	fi
+	sed -i '/^fsync = false;$/d' "$TWIN_CONF"
+	[ "$1" = on ] || echo 'fsync = false;' >>"$TWIN_CONF"
+	daemon_stop alpha
+	daemon_start alpha
 }
 
 bench_rm_all() {

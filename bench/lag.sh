@@ -17,7 +17,8 @@
 #           the writes alone took, the floor under that
 # For layersync, "on beta" is the twin's upper layer, where a file shows
 # only once its batch is committed (durable, fsync'd); lsyncd's copy is
-# never fsync'd. disk-floor (a reference, not a peer): on beta's disk, a
+# never fsync'd. layersync-nofsync is layersync with beta's `fsync =
+# false` (committed, not flushed: the peers' terms). disk-floor (a reference, not a peer): on beta's disk, a
 # 100-byte file written, fdatasync'd, renamed and its directory fsync'd,
 # and 1 MiB appended and fdatasync'd: the least any durable copy costs.
 # Rows "lag,TOOL,LOAD,REP,METRIC,VALUE" (p50_ms, p99_ms,
@@ -26,6 +27,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/replib.sh"
 . "$top_srcdir/bench/lsyncdlib.sh"
+. "$top_srcdir/bench/benchlib.sh"
 
 out=$1 reps=$2 n=$3
 LDST=/var/lib/layersync-lab/beta/bench-lag-lsyncd
@@ -50,6 +52,13 @@ while [ "$rep" -le "$reps" ]; do
 	ls_on alpha add lagbench >/dev/null || fail "add failed"
 	probe layersync "$rep" "$(upper beta lagbench)"
 	trees_equal lagbench
+	twin_fsync off
+	# the restarted daemon's first session up and in step before timing
+	ls_on alpha sync lagbench --wait --timeout 60 >/dev/null || fail "sync after the restart failed"
+	probe layersync-nofsync "$rep" "$(upper beta lagbench)"
+	trees_equal lagbench
+	sync	# its writes flushed now, not in the next tool's time
+	twin_fsync on
 	# the reference: what a durable copy costs on beta's disk, no tool
 	mkdir -p "$FLOOR"
 	"$LAB" exec beta python3 "$TOP/bench/lagprobe.py" - "$FLOOR" "$n" disk-floor "$rep" \

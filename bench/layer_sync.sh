@@ -14,6 +14,8 @@
 #         that ships over it
 #         disk-fsync (a reference too): MB megabytes written to beta's disk
 #         by one dd and fsync'd: the floor under any durable copy
+#         layersync-nofsync: layersync with beta's `fsync = false`
+#         (committed, not flushed, as the peers leave their copies)
 #   change  1 % of the layer's bytes rewritten in place (64 KiB chunks at
 #         random offsets of random files), then: layersync `sync --wait`
 #         (durable on beta); rsync the same command again; lsyncd, running
@@ -25,6 +27,7 @@
 . "$top_srcdir/tests/integration/lib.sh"
 . "$top_srcdir/tests/integration/replib.sh"
 . "$top_srcdir/bench/lsyncdlib.sh"
+. "$top_srcdir/bench/benchlib.sh"
 
 out=$1 reps=$2; shift 2
 TREES=/var/lib/layersync-lab/bench
@@ -41,7 +44,6 @@ daemon_start alpha
 daemon_start beta
 img=$("$LAB" exec alpha podman images -q | head -1)
 
-ms() { date +%s%3N; }
 row() { echo "layer_sync,$1,$2,$3,$4,$5" >>"$out"; }
 
 # change_1pct DIR MB SEED: rewrite 1 % of MB in 64 KiB chunks in place.
@@ -110,6 +112,23 @@ for mb in "$@"; do
 
 		ls_on alpha remove bench --purge >/dev/null 2>&1 || fail "remove --purge failed"
 		rm -rf "$RDST"
+
+		# layersync again, beta's receiver not flushing; its writes are
+		# flushed after, out of every timing
+		twin_fsync off
+		t0=$(ms)
+		ls_on alpha add bench >"$TMP/add.out" 2>&1 || fail "add failed: $(tail -2 "$TMP/add.out")"
+		t1=$(ms); row layersync-nofsync "$mb" "$rep" full $((t1 - t0))
+		sync
+		change_1pct "$up" "$mb" "$((rep + 50))"
+		t0=$(ms)
+		ls_on alpha sync bench --wait --timeout 120 >/dev/null || fail "sync --wait failed"
+		t1=$(ms); row layersync-nofsync "$mb" "$rep" change $((t1 - t0))
+		diff -r --no-dereference "$up" "$(upper beta bench)" >/dev/null ||
+			fail "$mb MB rep $rep: beta's twin (fsync off) differs from the layer"
+		ls_on alpha remove bench --purge >/dev/null 2>&1 || fail "remove --purge failed"
+		sync
+		twin_fsync on
 
 		# lsyncd, on its own (layersync no longer watches the layer)
 		for kind in tuned untuned; do

@@ -21,6 +21,7 @@
 #include "apply.h"
 #include "beneath.h"
 #include "buf.h"
+#include "flush.h"
 #include "xmalloc.h"
 
 #define APPLY_TMP_LEN	(sizeof(BENEATH_TMP_PREFIX) + 16) /* name + NUL */
@@ -260,7 +261,7 @@ apply_sync(struct apply *ap, struct ls_err *err)
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (i = 0; i < n; i++) {
 		/* a syncfs follows: it covers them all, at one flush */
-		if (!ap->sync_all && fsync(ap->dirty[i].fd) == -1 && r == 0) {
+		if (!ap->sync_all && flush_fd(ap->dirty[i].fd) == -1 && r == 0) {
 			ls_err_sys(err, "fsync (inode %llu)",
 			    (unsigned long long)ap->dirty[i].ino);
 			r = -1;
@@ -274,7 +275,7 @@ apply_sync(struct apply *ap, struct ls_err *err)
 			learn(&fsync_ms, elapsed_ms(&t0) / (double)n);
 		return r;
 	}
-	if (syncfs(ap->rootfd) == -1 && r == 0) {
+	if (flush_fs(ap->rootfd) == -1 && r == 0) {
 		ls_err_sys(err, "syncfs on the root");
 		r = -1;
 	} else if (r == 0)
@@ -663,7 +664,7 @@ apply_file_commit(struct apply_file *f, struct ls_err *err)
 		r = 0;
 		goto done;
 	}
-	if (fsync(f->fd) == -1) {
+	if (flush_fd(f->fd) == -1) {
 		fail(err, "fsync", f->e.path);
 		goto done;
 	}

@@ -15,6 +15,7 @@
 
 #include "apply.h"
 #include "beneath.h"
+#include "flush.h"
 #include "journal_int.h"
 #include "xmalloc.h"
 
@@ -326,7 +327,7 @@ finish_in_place(struct journal *j, const struct jop *op, int fd,
 	struct timespec	 ts[2] = { st->st_atim, st->st_mtim };
 
 	if (ftruncate(fd, size) == -1 || futimens(fd, ts) == -1 ||
-	    fsync(fd) == -1) {
+	    flush_fd(fd) == -1) {
 		ls_err_sys(err, "%s", op->b);
 		return -1;
 	}

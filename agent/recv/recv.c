@@ -23,6 +23,7 @@
 #include "ckpt_opts.h"
 #include "conf.h"
 #include "delta.h"
+#include "flush.h"
 #include "frame.h"
 #include "fsutil.h"
 #include "handover.h"
@@ -699,6 +700,7 @@ recv_serve(const struct conf *conf, int in, int out)
 	ssize_t		 n;
 	int		 rc = 0, d;
 
+	flush_enable(conf->fsync != 0);
 	buf_init(&ibuf);
 	buf_init(&r.obuf);
 	buf_init(&r.patched);

@@ -54,6 +54,7 @@ START_TEST(test_good_file_yields_every_value)
 	ck_assert_str_eq(conf->state_dir, "/var/lib/layersync-test");
 	ck_assert_str_eq(conf->control_socket, "/run/layersync-test/ls.sock");
 	ck_assert_str_eq(conf->log, "syslog");
+	ck_assert_int_eq(conf->fsync, 0);
 	beta = conf_peer_find(conf, "beta");
 	ck_assert_ptr_nonnull(beta);
 	ck_assert_str_eq(beta->address, "10.210.0.2");
@@ -85,6 +86,7 @@ START_TEST(test_minimal_file_gets_defaults)
 	ck_assert_str_eq(conf->control_socket,
 	    "/run/layersync/layersync.sock");
 	ck_assert_str_eq(conf->log, "stderr");
+	ck_assert_int_eq(conf->fsync, 1);
 	ck_assert(TAILQ_EMPTY(&conf->peers));
 	conf_free(conf);
 	buf_release(&errs);
@@ -144,6 +146,7 @@ START_TEST(test_bad_values_are_all_reported)
 	    "(got \"var/lib/layersync\")\n"
 	    "badvalues.conf:3: 'log' must be \"stderr\" or \"syslog\" "
 	    "(got \"journal\")\n"
+	    "badvalues.conf:10: 'fsync' must be true or false\n"
 	    "badvalues.conf:5: 'peers.[0].port' must be between 1 and 65535 "
 	    "(got 70000)\n"
 	    "badvalues.conf:7: 'peers.[1].port' must be an integer\n"
