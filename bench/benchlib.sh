@@ -5,7 +5,8 @@
 #   bench_rm_all     remove every container bench_run ran; also on exit
 #   twin_fsync on|off  beta's receivers flush (the default) or not (its
 #                    config's `fsync = false`, the peers' terms); restarts
-#                    alpha's daemon, whose next session reads it
+#                    alpha's daemon, whose next session reads it, and
+#                    returns once that session is up
 
 BENCH_NAMES=
 BENCH_IMG=
@@ -31,8 +32,12 @@ twin_fsync() {
 	fi
 	sed -i '/^fsync = false;$/d' "$TWIN_CONF"
 	[ "$1" = on ] || echo 'fsync = false;' >>"$TWIN_CONF"
+	_tf_ups=$(grep -c 'session up' "$TMP/alpha.log")
 	daemon_stop alpha
 	daemon_start alpha
+	# timings start with the session up, as they do in a daemon running long
+	wait_for 20 eval '[ "$(grep -c "session up" "$TMP/alpha.log")" -gt "$_tf_ups" ]' ||
+		fail "alpha's session to beta did not come up after its restart"
 }
 
 bench_rm_all() {
