@@ -13,12 +13,6 @@ flush_enable(int on)
 }
 
 int
-flush_enabled(void)
-{
-	return enabled;
-}
-
-int
 flush_fd(int fd)
 {
 	return enabled ? fsync(fd) : 0;

@@ -12,7 +12,6 @@
 #define LS_FLUSH_H
 
 void	flush_enable(int on);
-int	flush_enabled(void);
 int	flush_fd(int fd);	/* fsync(2) */
 int	flush_data(int fd);	/* fdatasync(2) */
 int	flush_fs(int fd);	/* syncfs(2): the file system holding fd */

@@ -701,6 +701,10 @@ recv_serve(const struct conf *conf, int in, int out)
 	int		 rc = 0, d;
 
 	flush_enable(conf->fsync != 0);
+	if (!conf->fsync)
+		log_warnx("%s: fsync = false: batches are committed without "
+		    "flushing; a power cut here can lose or tear them",
+		    conf->path);
 	buf_init(&ibuf);
 	buf_init(&r.obuf);
 	buf_init(&r.patched);

@@ -3,7 +3,7 @@
 # beta's receiver counts its fsync, fdatasync and syncfs calls while
 # small files, an append and a new large file replicate: none with the
 # setting, some without it (the count can fail both ways), and the twin
-# equals the layer either way.
+# equals the layer either way. The receiver warns of it, once a session.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/replib.sh"
 
@@ -55,6 +55,9 @@ off=$(flushes off)
 trees_equal web
 [ "$off" -eq 0 ] || fail "fsync = false, yet beta's receiver flushed $off times:
 $(head -5 "$TMP/strace.off")"
+warning='fsync = false: batches are committed without flushing'
+[ "$(grep -c "$warning" "$TMP/alpha.log")" -eq 1 ] ||
+	fail "the receiver's warning is not in alpha's log once: $(grep -c "$warning" "$TMP/alpha.log")"
 daemon_stop alpha
 
 cp "$TMP/beta.conf" "$CONF"
@@ -63,5 +66,6 @@ daemon_start alpha
 on=$(flushes on)
 trees_equal web
 [ "$on" -ge 3 ] || fail "fsync on, yet beta's receiver flushed only $on times"
+[ "$(grep -c "$warning" "$TMP/alpha.log")" -eq 1 ] || fail "the warning came again with fsync on"
 daemon_stop alpha
 pass "three batches: no flush with fsync = false, $on with the default"
