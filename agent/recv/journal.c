@@ -731,6 +731,22 @@ finish_in_stage(struct journal *j, uint64_t *gen, struct ls_err *err)
 	return r;
 }
 
+/* The generation last committed into statedir's twin: 0 if none yet. */
+int
+journal_committed(const char *statedir, uint64_t *gen, struct ls_err *err)
+{
+	char	*text;
+
+	*gen = 0;
+	errno = 0;
+	if ((text = read_small(statedir, "gen", err)) != NULL) {
+		*gen = strtoull(text, NULL, 10);
+		free(text);
+	} else if (errno != ENOENT && errno != 0)
+		return -1;
+	return 0;
+}
+
 /*
  * Bring the twin to its last committed batch after a crash and return
  * that batch's generation. Also the start of every receiving session.
@@ -744,12 +760,7 @@ journal_recover(int rootfd, int stagefd, const char *statedir, uint64_t *gen,
 	uint64_t	 before;
 	int		 r = 0;
 
-	*gen = 0;
-	errno = 0;
-	if ((text = read_small(statedir, "gen", err)) != NULL) {
-		*gen = strtoull(text, NULL, 10);
-		free(text);
-	} else if (errno != ENOENT && errno != 0)
+	if (journal_committed(statedir, gen, err) == -1)
 		return -1;
 	before = *gen;
 	j = journal_new(rootfd, stagefd, statedir);

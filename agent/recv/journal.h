@@ -85,6 +85,8 @@ void		 journal_prepare(struct journal *, uint64_t gen);
 int		 journal_commit(struct journal *, uint64_t gen,
 		    journal_skip_cb *, void *, struct ls_err *);
 int		 journal_stage_open(const char *upperdir, struct ls_err *);
+int		 journal_committed(const char *statedir, uint64_t *gen,
+		    struct ls_err *);
 int		 journal_recover(int rootfd, int stagefd, const char *statedir,
 		    uint64_t *gen, struct ls_err *);
 int		 journal_clear_stage(int stagefd, struct ls_err *);

@@ -491,6 +491,27 @@ on_skip(const char *path, void *arg)
 	frame_put_str(&r->obuf, FRAME_SKIPPED, path);
 }
 
+/*
+ * Has another session committed into the twin since this one opened
+ * it? A receiver can outlive its session (stopped, or slow, while the
+ * primary gave up on it and reconnected) with a whole old batch still
+ * in its input: committed now, it would put old data over newer.
+ */
+static int
+overtaken(struct recv *r, struct ls_err *err)
+{
+	uint64_t	 gen;
+
+	if (journal_committed(r->statedir, &gen, err) == -1)
+		return 1;
+	if (gen == r->gen)
+		return 0;
+	ls_err_set(err, "%s: generation %" PRIu64 " was committed by another "
+	    "session since this one opened it at %" PRIu64 ": its batch is "
+	    "refused", r->name, gen, r->gen);
+	return 1;
+}
+
 static int
 on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 {
@@ -519,7 +540,7 @@ on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 	 */
 	if ((lock = twin_lock(r->twindir, err)) == -1)
 		return -1;
-	if (primary_here(r, err))
+	if (primary_here(r, err) || overtaken(r, err))
 		rc = -1;
 	else {
 		/* before the stage's flush: it may carry the journal */
