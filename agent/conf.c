@@ -57,6 +57,7 @@ static const struct setting top_settings[] = {
 	    check_socket),
 	STR(conf, log, 0, "stderr", check_log),
 	INT(conf, max_lag_ms, 50, 1, 60000),
+	INT(conf, stall_timeout_ms, 60000, 1000, 3600000),
 	INT(conf, restart_attempts, 3, 0, 100),
 	INT(conf, restart_window_ms, 60000, 1000, 86400000),
 	STR(conf, criu_path, 0, "", check_criu),

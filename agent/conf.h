@@ -61,6 +61,8 @@ struct conf {
 	char			*log;		/* "stderr" or "syslog" */
 	long long		 max_lag_ms;	/* ship a busy file at least
 						   this often */
+	long long		 stall_timeout_ms; /* a session waiting on
+						   its peer, still */
 	long long		 restart_attempts; /* local restarts of an */
 	long long		 restart_window_ms; /* exited container */
 	char			*criu_path;	/* "": criu from PATH */

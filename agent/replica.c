@@ -209,7 +209,8 @@ replica_ship_for(struct replica *r, const char *peer)
 	se = xcalloc(1, sizeof(*se));
 	se->ship = ship_new(r->loop, r->conf->node, r->conf->runtime, cp,
 	    &r->containers,
-	    (int)r->conf->max_lag_ms, on_acked, r);
+	    (int)r->conf->max_lag_ms, (int)r->conf->stall_timeout_ms,
+	    on_acked, r);
 	SLIST_INSERT_HEAD(&r->ships, se, entry);
 	return se->ship;
 }

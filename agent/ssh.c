@@ -59,6 +59,8 @@ struct ssh_conn {
 	char			*early_err;	/* failed inside ssh_open */
 	int			 in_step;	/* re-entrancy guard */
 	int			 wdirs;		/* what the last write waits for */
+	int			 rdirs;		/* what the last read waits for */
+	long long		 moved_at;	/* when bytes last moved */
 };
 
 static int	libssh2_ready;
@@ -475,6 +477,7 @@ advance(struct ssh_conn *c)
 			return -1;
 		}
 		c->state = SSH_READY;
+		c->moved_at = loop_now_ms();
 		if (c->timer != 0) {
 			loop_del_timer(c->loop, c->timer);
 			c->timer = 0;
@@ -566,6 +569,15 @@ pump(struct ssh_conn *c)
 			got = 1;
 		moved |= got;
 	} while (got);
+	/*
+	 * A read first sends the window adjustment the peer needs to go on
+	 * sending; if the socket is full, the read answers EAGAIN with data
+	 * still inside libssh2, and only a writable socket lets it finish:
+	 * waiting for input alone would wait for ever.
+	 */
+	c->rdirs = libssh2_session_block_directions(c->session);
+	if (moved)
+		c->moved_at = loop_now_ms();
 	if (c->in.len > before) {
 		c->ops->on_input(c, &c->in, c->arg);
 		/* The owner acts on what it read at the loop's next turn; we
@@ -613,7 +625,8 @@ step(struct ssh_conn *c)
 	}
 	c->in_step = 0;
 	if (c->state == SSH_CONNECTING || (c->state == SSH_READY ?
-	    c->out.len > 0 && (c->wdirs & LIBSSH2_SESSION_BLOCK_OUTBOUND) :
+	    (c->out.len > 0 && (c->wdirs & LIBSSH2_SESSION_BLOCK_OUTBOUND)) ||
+	    (c->rdirs & LIBSSH2_SESSION_BLOCK_OUTBOUND) :
 	    c->session != NULL && (libssh2_session_block_directions(
 	    c->session) & LIBSSH2_SESSION_BLOCK_OUTBOUND)))
 		ev |= EPOLLOUT;
@@ -643,6 +656,29 @@ size_t
 ssh_pending(const struct ssh_conn *c)
 {
 	return c->out.len;
+}
+
+long long
+ssh_still_ms(const struct ssh_conn *c)
+{
+	return c->state == SSH_READY ? loop_now_ms() - c->moved_at : 0;
+}
+
+/* What the session waits for, for a message: "N bytes queued, libssh2
+ * waiting to write". */
+void
+ssh_describe(const struct ssh_conn *c, char *dst, size_t len)
+{
+	int	 d = c->session != NULL ?
+		    libssh2_session_block_directions(c->session) : 0;
+
+	snprintf(dst, len, "%zu bytes queued to send, %zu received unread, "
+	    "libssh2 waiting to%s%s%s", c->out.len, c->in.len,
+	    d & LIBSSH2_SESSION_BLOCK_INBOUND ? " read" : "",
+	    d == (LIBSSH2_SESSION_BLOCK_INBOUND |
+	    LIBSSH2_SESSION_BLOCK_OUTBOUND) ? " and" : "",
+	    d & LIBSSH2_SESSION_BLOCK_OUTBOUND ? " write" : d == 0 ?
+	    " do nothing" : "");
 }
 
 int

@@ -45,6 +45,8 @@ struct ssh_conn	*ssh_open(struct loop *, const struct conf_peer *,
 void		 ssh_write(struct ssh_conn *, const void *, size_t);
 size_t		 ssh_pending(const struct ssh_conn *);
 int		 ssh_is_ready(const struct ssh_conn *);
+long long	 ssh_still_ms(const struct ssh_conn *);	/* since bytes moved */
+void		 ssh_describe(const struct ssh_conn *, char *, size_t);
 void		 ssh_free(struct ssh_conn *);
 
 #endif

@@ -37,6 +37,8 @@ static const char *const state_names[] = {
 
 static void	ship_connect(struct ship *);
 static void	pump(struct ship *);
+static long	watch_timer(struct loop *, long long, void *);
+static long	stall_check_ms(const struct ship *);
 
 static void
 peer_copy(struct conf_peer *dst, const struct conf_peer *src)
@@ -54,7 +56,7 @@ peer_copy(struct conf_peer *dst, const struct conf_peer *src)
 struct ship *
 ship_new(struct loop *loop, const char *node, const char *runtime,
     const struct conf_peer *peer, struct containers *containers,
-    int max_lag_ms, ship_acked_cb *acked, void *arg)
+    int max_lag_ms, int stall_ms, ship_acked_cb *acked, void *arg)
 {
 	struct ship	*s = xcalloc(1, sizeof(*s));
 
@@ -65,9 +67,11 @@ ship_new(struct loop *loop, const char *node, const char *runtime,
 	peer_copy(&s->peer, peer);
 	s->containers = containers;
 	s->max_lag_ms = max_lag_ms;
+	s->stall_ms = stall_ms;
 	s->acked = acked;
 	s->arg = arg;
 	s->backoff = SHIP_BACKOFF_MIN_MS;
+	s->watch = loop_add_timer(loop, stall_check_ms(s), watch_timer, s);
 	buf_init(&s->out);
 	return s;
 }
@@ -81,6 +85,7 @@ ship_free(struct ship *s)
 		loop_del_timer(s->loop, s->retry);
 	if (s->resume != 0)
 		loop_del_timer(s->loop, s->resume);
+	loop_del_timer(s->loop, s->watch);
 	ssh_free(s->conn);
 	ssh_free(s->dead);
 	delta_job_free(s->sigjob);
@@ -597,6 +602,38 @@ ssh_closed(struct ssh_conn *conn, const char *why, void *arg)
 
 	(void)conn;
 	ship_down(s, why);
+}
+
+/* A stall is seen within a quarter of stall_ms, or 5 s. */
+static long
+stall_check_ms(const struct ship *s)
+{
+	return s->stall_ms / 4 < SHIP_STALL_CHECK_MS ? s->stall_ms / 4 :
+	    SHIP_STALL_CHECK_MS;
+}
+
+/* Drop a session that waits on its peer and has stopped moving. */
+static long
+watch_timer(struct loop *l, long long id, void *arg)
+{
+	struct ship	*s = arg;
+	char		 how[160];
+
+	(void)l;
+	(void)id;
+	if (s->conn != NULL && ssh_is_ready(s->conn) &&
+	    s->state != SHIP_IDLE &&
+	    ssh_still_ms(s->conn) >= s->stall_ms) {
+		ssh_describe(s->conn, how, sizeof(how));
+		log_warnx("peer %s: nothing moved for %lld s while %s "
+		    "(container %s, batch %" PRIu64 "; %s)", s->peer.name,
+		    ssh_still_ms(s->conn) / 1000, state_names[s->state],
+		    s->busy != NULL ? s->busy->name : "none",
+		    s->busy != NULL && s->busy->inflight != NULL ?
+		    batch_gen(s->busy->inflight) : 0, how);
+		ship_down(s, "stalled");
+	}
+	return stall_check_ms(s);
 }
 
 static const struct ssh_ops ship_ssh_ops = {

@@ -29,7 +29,7 @@ typedef void	ship_acked_cb(struct container *, void *);
 
 struct ship	*ship_new(struct loop *, const char *node, const char *runtime,
 		    const struct conf_peer *, struct containers *,
-		    int max_lag_ms, ship_acked_cb *, void *);
+		    int max_lag_ms, int stall_ms, ship_acked_cb *, void *);
 void		 ship_free(struct ship *);
 const char	*ship_peer(const struct ship *);
 void		 ship_kick(struct ship *);

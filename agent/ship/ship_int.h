@@ -25,6 +25,9 @@ enum ship_st {
 	SHIP_ACK,
 };
 
+/* How often a session is checked for a stall (stall_timeout_ms). */
+#define SHIP_STALL_CHECK_MS	5000
+
 
 struct ship {
 	struct loop		*loop;
@@ -33,6 +36,16 @@ struct ship {
 	struct conf_peer	 peer;		/* owned copies */
 	struct containers	*containers;
 	int			 max_lag_ms;
+	/*
+	 * A session that waits on its peer (a request or a batch out) and
+	 * moves no byte either way for stall_ms is dropped and built again:
+	 * the new session resends what the old one left. TCP keepalive ends
+	 * sessions to a dead host (SSH_DEAD_PEER_MS); this ends those that
+	 * a live peer, or a bug on either side, stopped serving. The default
+	 * (60 s) is far above the slowest answer a peer gives: a commit's
+	 * flush of a large batch, creating a twin.
+	 */
+	int			 stall_ms;
 	ship_acked_cb		*acked;
 	void			*arg;
 	struct ssh_conn		*conn;
@@ -52,6 +65,7 @@ struct ship {
 	long			 backoff;
 	long long		 retry;		/* timer id, 0: none */
 	long long		 resume;	/* timer id: pump goes on */
+	long long		 watch;		/* timer id: stall checks */
 };
 
 int	ship_flush(struct ship *);

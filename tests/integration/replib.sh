@@ -9,6 +9,8 @@
 #   upper HOST NAME      the upperdir of container NAME in HOST
 #   trees_equal NAME     fail unless NAME's upper trees are equal on
 #                        alpha and beta (tests/integration/treelist)
+#   receivers HOST       the PIDs of the `layersync serve` processes
+#                        (the peer's sessions) running in HOST
 # The daemons' logs of the last run stay in /tmp/layersync-test-logs.
 
 LS=${LAYERSYNC:?LAYERSYNC must name the built binary}
@@ -59,6 +61,14 @@ daemon_stop() {
 	rc=0; wait "$pid" || rc=$?
 	rm -f "$TMP/$1.pid"
 	[ "$rc" -eq 0 ] || fail "$1: daemon exited $rc on SIGTERM: $(tail -20 "$TMP/$1.log")"
+}
+
+receivers() {
+	_exe=$(readlink -f "$LS")
+	for _p in $(ip netns pids "$1"); do
+		[ "$(readlink "/proc/$_p/exe" 2>/dev/null)" = "$_exe" ] &&
+			grep -qz '^serve$' "/proc/$_p/cmdline" 2>/dev/null && echo "$_p"
+	done
 }
 
 upper() {

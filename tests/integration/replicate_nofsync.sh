@@ -17,14 +17,7 @@ on_exit "cp '$TMP/beta.conf' '$CONF'"
 "$LAB" exec alpha podman exec web sh -c 'mkdir /data &&
 	dd if=/dev/urandom of=/data/big bs=1M count=4 2>/dev/null' || fail "cannot write /data/big"
 
-# receiver: the PID of the layersync serving alpha in beta, if one runs
-exe=$(readlink -f "$LS")
-receiver() {
-	for p in $(ip netns pids beta); do
-		[ "$(readlink "/proc/$p/exe" 2>/dev/null)" = "$exe" ] &&
-			grep -qz '^serve$' "/proc/$p/cmdline" 2>/dev/null && echo "$p"
-	done
-}
+receiver() { receivers beta; }
 traced() { ! grep -q '^TracerPid:[[:space:]]*0$' "/proc/$1/status"; }
 
 # flushes ROUND: replicate three batches with strace on beta's receiver;

@@ -55,6 +55,7 @@ START_TEST(test_good_file_yields_every_value)
 	ck_assert_str_eq(conf->control_socket, "/run/layersync-test/ls.sock");
 	ck_assert_str_eq(conf->log, "syslog");
 	ck_assert_int_eq(conf->fsync, 0);
+	ck_assert_int_eq(conf->stall_timeout_ms, 30000);
 	beta = conf_peer_find(conf, "beta");
 	ck_assert_ptr_nonnull(beta);
 	ck_assert_str_eq(beta->address, "10.210.0.2");
@@ -87,6 +88,7 @@ START_TEST(test_minimal_file_gets_defaults)
 	    "/run/layersync/layersync.sock");
 	ck_assert_str_eq(conf->log, "stderr");
 	ck_assert_int_eq(conf->fsync, 1);
+	ck_assert_int_eq(conf->stall_timeout_ms, 60000);
 	ck_assert(TAILQ_EMPTY(&conf->peers));
 	conf_free(conf);
 	buf_release(&errs);
@@ -146,6 +148,8 @@ START_TEST(test_bad_values_are_all_reported)
 	    "(got \"var/lib/layersync\")\n"
 	    "badvalues.conf:3: 'log' must be \"stderr\" or \"syslog\" "
 	    "(got \"journal\")\n"
+	    "badvalues.conf:11: 'stall_timeout_ms' must be between 1000 and "
+	    "3600000 (got 10)\n"
 	    "badvalues.conf:10: 'fsync' must be true or false\n"
 	    "badvalues.conf:5: 'peers.[0].port' must be between 1 and 65535 "
 	    "(got 70000)\n"
