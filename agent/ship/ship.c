@@ -710,10 +710,12 @@ ship_forget(struct ship *s, struct container *c)
 		s->fresh = NULL;
 	if (s->current == c)
 		s->current = NULL;
-	if (s->busy == c) {
+	/* busy stays set once its answer is in (IDLE): nothing to undo */
+	if (s->busy == c && s->state != SHIP_IDLE) {
 		/* A request about it is outstanding: restart the session
 		 * rather than match a late answer to another container. */
 		ship_down(s, "container removed");
-		s->busy = NULL;
 	}
+	if (s->busy == c)
+		s->busy = NULL;
 }

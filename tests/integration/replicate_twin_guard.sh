@@ -26,7 +26,11 @@ ls_on alpha sync web --wait --timeout 30 >/dev/null || fail "no catch-up after t
 trees_equal web
 note "running twin refused, then caught up once stopped"
 
+ls_on alpha sync web --wait --timeout 30 >/dev/null || fail "sync before remove failed"
 ls_on alpha remove web --purge >"$TMP/rm.out" || fail "remove --purge failed: $(cat "$TMP/rm.out")"
+# in step, nothing was outstanding about web: its session had no reason to go
+grep 'session lost' "$TMP/alpha.log" | grep -v 'peer reported an error' &&
+	fail "removing a container in step dropped the session"
 if "$LAB" exec beta podman container exists web; then
 	fail "the twin is still on beta after remove --purge"
 fi
