@@ -22,10 +22,11 @@ on_exit "kill -CONT $old 2>/dev/null"
 
 kill -STOP "$old"
 "$LAB" exec alpha podman exec web sh -c 'echo v1 >/page' || fail "cannot write v1"
-wait_for 15 grep -q 'nothing moved for [0-9]* s while' "$TMP/alpha.log" ||
-	fail "alpha did not see its session stall: $(tail -5 "$TMP/alpha.log")"
-grep -q 'session lost (stalled)' "$TMP/alpha.log" ||
+# the warning comes first, then the drop: wait for the second
+wait_for 15 grep -q 'session lost (stalled)' "$TMP/alpha.log" ||
 	fail "alpha did not drop the stalled session: $(tail -5 "$TMP/alpha.log")"
+grep -q 'nothing moved for [0-9]* s while awaiting ack (container web' "$TMP/alpha.log" ||
+	fail "alpha did not say what the session waited for: $(tail -5 "$TMP/alpha.log")"
 ls_on alpha sync web --wait --timeout 30 >/dev/null || fail "no sync after the stall"
 "$LAB" exec alpha podman exec web sh -c 'echo v2 >/page' || fail "cannot write v2"
 ls_on alpha sync web --wait --timeout 30 >/dev/null || fail "no sync of v2"
