@@ -669,16 +669,14 @@ ssh_still_ms(const struct ssh_conn *c)
 void
 ssh_describe(const struct ssh_conn *c, char *dst, size_t len)
 {
+	static const char *const waits[] = { "do nothing", "read", "write",
+	    "read and write" };
 	int	 d = c->session != NULL ?
 		    libssh2_session_block_directions(c->session) : 0;
 
+	/* LIBSSH2_SESSION_BLOCK_INBOUND is 1, _OUTBOUND 2 */
 	snprintf(dst, len, "%zu bytes queued to send, %zu received unread, "
-	    "libssh2 waiting to%s%s%s", c->out.len, c->in.len,
-	    d & LIBSSH2_SESSION_BLOCK_INBOUND ? " read" : "",
-	    d == (LIBSSH2_SESSION_BLOCK_INBOUND |
-	    LIBSSH2_SESSION_BLOCK_OUTBOUND) ? " and" : "",
-	    d & LIBSSH2_SESSION_BLOCK_OUTBOUND ? " write" : d == 0 ?
-	    " do nothing" : "");
+	    "libssh2 waiting to %s", c->out.len, c->in.len, waits[d & 3]);
 }
 
 int

@@ -710,12 +710,12 @@ ship_forget(struct ship *s, struct container *c)
 		s->fresh = NULL;
 	if (s->current == c)
 		s->current = NULL;
-	/* busy stays set once its answer is in (IDLE): nothing to undo */
-	if (s->busy == c && s->state != SHIP_IDLE) {
-		/* A request about it is outstanding: restart the session
-		 * rather than match a late answer to another container. */
-		ship_down(s, "container removed");
-	}
-	if (s->busy == c)
+	if (s->busy == c) {
+		/* A request about it is outstanding (busy stays set once
+		 * answered, IDLE): restart the session rather than match a
+		 * late answer to another container. */
+		if (s->state != SHIP_IDLE)
+			ship_down(s, "container removed");
 		s->busy = NULL;
+	}
 }
