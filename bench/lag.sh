@@ -18,9 +18,10 @@
 # For layersync, "on beta" is the twin's upper layer, where a file shows
 # only once its batch is committed (durable, fsync'd); lsyncd's copy is
 # never fsync'd. layersync-nofsync is layersync with beta's `fsync =
-# false` (committed, not flushed: the peers' terms). disk-floor (a reference, not a peer): on beta's disk, a
-# 100-byte file written, fdatasync'd, renamed and its directory fsync'd,
-# and 1 MiB appended and fdatasync'd: the least any durable copy costs.
+# false` (committed, not flushed: the peers' terms). disk-floor (a
+# reference, not a peer): on beta's disk, a 100-byte file written,
+# fdatasync'd, renamed and its directory fsync'd, and 1 MiB appended and
+# fdatasync'd: the least any durable copy costs.
 # Rows "lag,TOOL,LOAD,REP,METRIC,VALUE" (p50_ms, p99_ms,
 # max_ms; burst: ms, write_ms) are appended to OUT.csv.
 # Run by scripts/bench, which sets top_srcdir and LAYERSYNC.
