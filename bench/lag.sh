@@ -20,8 +20,10 @@
 # never fsync'd. layersync-nofsync is layersync with beta's `fsync =
 # false` (committed, not flushed: the peers' terms). disk-floor (a
 # reference, not a peer): on beta's disk, a 100-byte file written,
-# fdatasync'd, renamed and its directory fsync'd, and 1 MiB appended and
-# fdatasync'd: the least any durable copy costs.
+# fdatasync'd, renamed and its directory fsync'd; 1 MiB appended and
+# fdatasync'd; the burst's 500 files staged, flushed with one syncfs,
+# renamed into place, their directory fsync'd: the least any durable
+# copy costs.
 # Rows "lag,TOOL,LOAD,REP,METRIC,VALUE" (p50_ms, p99_ms,
 # max_ms; burst: ms, write_ms) are appended to OUT.csv.
 # Run by scripts/bench, which sets top_srcdir and LAYERSYNC.
