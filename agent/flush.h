@@ -15,5 +15,6 @@ void	flush_enable(int on);
 int	flush_fd(int fd);	/* fsync(2) */
 int	flush_data(int fd);	/* fdatasync(2) */
 int	flush_fs(int fd);	/* syncfs(2): the file system holding fd */
+void	flush_start(int fd);	/* start writing fd back, for a flush to come */
 
 #endif

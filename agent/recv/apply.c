@@ -631,7 +631,7 @@ staged_file_done(struct apply_file *f)
 	 * apply_sync() finds little left to write; it reports what fails.
 	 */
 	if (f->e.size >= APPLY_EARLY_WRITEBACK)
-		(void)sync_file_range(f->fd, 0, 0, SYNC_FILE_RANGE_WRITE);
+		flush_start(f->fd);
 	if (ap->sync_all)
 		return;		/* one syncfs covers it all */
 	dirty_add(ap, fcntl(f->fd, F_DUPFD_CLOEXEC, 0));

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # replicate_nofsync: `fsync = false` in the standby's config. strace on
-# beta's receiver counts its fsync, fdatasync and syncfs calls while
+# beta's receiver counts its fsync, fdatasync and syncfs calls, and the
+# writeback it starts ahead of them (sync_file_range), while
 # small files, an append and a new large file replicate: none with the
 # setting, some without it (the count can fail both ways), and the twin
 # equals the layer either way. The receiver warns of it, once a session.
@@ -25,7 +26,7 @@ traced() { ! grep -q '^TracerPid:[[:space:]]*0$' "/proc/$1/status"; }
 flushes() {
 	wait_for 10 eval '[ -n "$(receiver)" ]' || fail "$1: no receiver on beta"
 	rpid=$(receiver)
-	strace -qq -e trace=fsync,fdatasync,syncfs -o "$TMP/strace.$1" -p "$rpid" &
+	strace -qq -e trace=fsync,fdatasync,syncfs,sync_file_range -o "$TMP/strace.$1" -p "$rpid" &
 	spid=$!
 	wait_for 10 traced "$rpid" || fail "$1: strace did not attach to $rpid"
 	"$LAB" exec alpha podman exec web sh -c "for i in \$(seq 1 20); do echo $1 \$i >/data/small\$i; done" ||
@@ -38,7 +39,7 @@ flushes() {
 		fail "$1: new file"
 	ls_on alpha sync web --wait --timeout 30 >/dev/null || fail "$1: sync after the new file"
 	kill "$spid"; wait "$spid" 2>/dev/null
-	grep -cE '^(fsync|fdatasync|syncfs)\(' "$TMP/strace.$1"
+	grep -cE '^(fsync|fdatasync|syncfs|sync_file_range)\(' "$TMP/strace.$1"
 }
 
 echo 'fsync = false;' >>"$CONF"
