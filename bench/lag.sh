@@ -44,7 +44,7 @@ img=$("$LAB" exec alpha podman images -q | head -1)
 # probe TOOL REP DEST: run the three loads, append their rows
 probe() {
 	"$LAB" exec alpha python3 "$TOP/bench/lagprobe.py" "$merged" "$3" "$n" "$1" "$2" \
-		>>"$out" 2>"$TMP/probe.err" || fail "$1 rep $2: $(tail -3 "$TMP/probe.err")"
+		>>"$out" 2>"$TMP/probe.err" || { stuck_report; fail "$1 rep $2: $(tail -3 "$TMP/probe.err")"; }
 }
 
 rep=1

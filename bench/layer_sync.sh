@@ -99,7 +99,7 @@ for mb in "$@"; do
 
 		change_1pct "$up" "$mb" "$rep"
 		t0=$(ms)
-		ls_on alpha sync bench --wait --timeout 120 >/dev/null || fail "sync --wait failed"
+		ls_on alpha sync bench --wait --timeout 120 >/dev/null || { stuck_report; fail "sync --wait failed"; }
 		t1=$(ms); row layersync "$mb" "$rep" change $((t1 - t0))
 		t0=$(ms); rsync_to_beta "$up" || fail "rsync failed"
 		t1=$(ms); row rsync "$mb" "$rep" change $((t1 - t0))
@@ -122,7 +122,7 @@ for mb in "$@"; do
 		sync
 		change_1pct "$up" "$mb" "$((rep + 50))"
 		t0=$(ms)
-		ls_on alpha sync bench --wait --timeout 120 >/dev/null || fail "sync --wait failed"
+		ls_on alpha sync bench --wait --timeout 120 >/dev/null || { stuck_report; fail "sync --wait failed"; }
 		t1=$(ms); row layersync-nofsync "$mb" "$rep" change $((t1 - t0))
 		diff -r --no-dereference "$up" "$(upper beta bench)" >/dev/null ||
 			fail "$mb MB rep $rep: beta's twin (fsync off) differs from the layer"

@@ -11,6 +11,10 @@
 #                        alpha and beta (tests/integration/treelist)
 #   receivers HOST       the PIDs of the `layersync serve` processes
 #                        (the peer's sessions) running in HOST
+#   stuck_report         on stderr, for a replication that stopped: alpha's
+#                        status, and for alpha's daemon and beta's receivers
+#                        their state, wait channel, kernel stack and the CPU
+#                        they used in one second (a loop spins, a wait sleeps)
 # The daemons' logs of the last run stay in /tmp/layersync-test-logs.
 
 LS=${LAYERSYNC:?LAYERSYNC must name the built binary}
@@ -69,6 +73,31 @@ receivers() {
 		[ "$(readlink "/proc/$_p/exe" 2>/dev/null)" = "$_exe" ] &&
 			grep -qz '^serve$' "/proc/$_p/cmdline" 2>/dev/null && echo "$_p"
 	done
+}
+
+# _cpu_ticks PID: user + system clock ticks the process has used
+_cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
+
+stuck_report() {
+	{
+		echo "--- stuck_report: alpha's status"
+		ls_on alpha status 2>&1 | head -40
+		_pids=""
+		for _p in $(ip netns pids alpha); do
+			[ "$(readlink "/proc/$_p/exe" 2>/dev/null)" = "$(readlink -f "$LS")" ] &&
+				grep -qz '^daemon$' "/proc/$_p/cmdline" 2>/dev/null &&
+				_pids="$_pids alpha-daemon:$_p"
+		done
+		for _p in $(receivers beta); do _pids="$_pids beta-serve:$_p"; done
+		for _e in $_pids; do
+			_p=${_e#*:}
+			_t0=$(_cpu_ticks "$_p"); sleep 1; _t1=$(_cpu_ticks "$_p")
+			echo "--- ${_e%%:*} $_p: state $(awk '{ print $3 }' "/proc/$_p/stat" 2>/dev/null)," \
+				"wchan $(cat "/proc/$_p/wchan" 2>/dev/null)," \
+				"$(( ${_t1:-0} - ${_t0:-0} )) ticks of CPU in 1 s (of $(getconf CLK_TCK))"
+			cat "/proc/$_p/stack" 2>/dev/null | head -12
+		done
+	} >&2
 }
 
 upper() {
