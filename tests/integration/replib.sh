@@ -9,6 +9,8 @@
 #   upper HOST NAME      the upperdir of container NAME in HOST
 #   trees_equal NAME     fail unless NAME's upper trees are equal on
 #                        alpha and beta (tests/integration/treelist)
+#   ls_procs HOST CMD    the PIDs of the built binary running CMD (serve,
+#                        daemon) in HOST
 #   receivers HOST       the PIDs of the `layersync serve` processes
 #                        (the peer's sessions) running in HOST
 #   stuck_report         on stderr, for a replication that stopped: alpha's
@@ -67,13 +69,16 @@ daemon_stop() {
 	[ "$rc" -eq 0 ] || fail "$1: daemon exited $rc on SIGTERM: $(tail -20 "$TMP/$1.log")"
 }
 
-receivers() {
+# ls_procs HOST CMD: PIDs of the built binary running CMD (serve, daemon) in HOST
+ls_procs() {
 	_exe=$(readlink -f "$LS")
 	for _p in $(ip netns pids "$1"); do
 		[ "$(readlink "/proc/$_p/exe" 2>/dev/null)" = "$_exe" ] &&
-			grep -qz '^serve$' "/proc/$_p/cmdline" 2>/dev/null && echo "$_p"
+			grep -qz "^$2\$" "/proc/$_p/cmdline" 2>/dev/null && echo "$_p"
 	done
 }
+
+receivers() { ls_procs "$1" serve; }
 
 # _cpu_ticks PID: user + system clock ticks the process has used
 _cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
@@ -83,11 +88,7 @@ stuck_report() {
 		echo "--- stuck_report: alpha's status"
 		ls_on alpha status 2>&1 | head -40
 		_pids=""
-		for _p in $(ip netns pids alpha); do
-			[ "$(readlink "/proc/$_p/exe" 2>/dev/null)" = "$(readlink -f "$LS")" ] &&
-				grep -qz '^daemon$' "/proc/$_p/cmdline" 2>/dev/null &&
-				_pids="$_pids alpha-daemon:$_p"
-		done
+		for _p in $(ls_procs alpha daemon); do _pids="$_pids alpha-daemon:$_p"; done
 		for _p in $(receivers beta); do _pids="$_pids beta-serve:$_p"; done
 		for _e in $_pids; do
 			_p=${_e#*:}
