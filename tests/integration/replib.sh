@@ -83,21 +83,21 @@ receivers() { ls_procs "$1" serve; }
 # _cpu_ticks PID: user + system clock ticks the process has used
 _cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat" 2>/dev/null; }
 
+# _proc_report LABEL PID: its state, wait channel, CPU in 1 s, kernel stack
+_proc_report() {
+	_t0=$(_cpu_ticks "$2"); sleep 1; _t1=$(_cpu_ticks "$2")
+	echo "--- $1 $2: state $(awk '{ print $3 }' "/proc/$2/stat" 2>/dev/null)," \
+		"wchan $(cat "/proc/$2/wchan" 2>/dev/null)," \
+		"$(( ${_t1:-0} - ${_t0:-0} )) ticks of CPU in 1 s (of $(getconf CLK_TCK))"
+	head -12 "/proc/$2/stack" 2>/dev/null
+}
+
 stuck_report() {
 	{
 		echo "--- stuck_report: alpha's status"
 		ls_on alpha status 2>&1 | head -40
-		_pids=""
-		for _p in $(ls_procs alpha daemon); do _pids="$_pids alpha-daemon:$_p"; done
-		for _p in $(receivers beta); do _pids="$_pids beta-serve:$_p"; done
-		for _e in $_pids; do
-			_p=${_e#*:}
-			_t0=$(_cpu_ticks "$_p"); sleep 1; _t1=$(_cpu_ticks "$_p")
-			echo "--- ${_e%%:*} $_p: state $(awk '{ print $3 }' "/proc/$_p/stat" 2>/dev/null)," \
-				"wchan $(cat "/proc/$_p/wchan" 2>/dev/null)," \
-				"$(( ${_t1:-0} - ${_t0:-0} )) ticks of CPU in 1 s (of $(getconf CLK_TCK))"
-			cat "/proc/$_p/stack" 2>/dev/null | head -12
-		done
+		for _sp in $(ls_procs alpha daemon); do _proc_report alpha-daemon "$_sp"; done
+		for _sp in $(receivers beta); do _proc_report beta-serve "$_sp"; done
 	} >&2
 }
 
