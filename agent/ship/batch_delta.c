@@ -33,6 +33,8 @@ ask_sums_or_sig(const struct batch *b, struct batch_plan *p,
 /*
  * The dirty regular files the peer holds, big enough for a delta. The
  * basis is named as the twin has it now: before this batch's renames.
+ * A path marked as a whole tree counts too when the peer holds a file
+ * there: a demoted primary's diverged file, a name a rename replaced.
  */
 size_t
 batch_plan_deltas(struct batch *b)
@@ -42,8 +44,7 @@ batch_plan_deltas(struct batch *b)
 	size_t			 i;
 
 	for (i = b->nrenames; i < b->nitems; i++) {
-		if (b->items[i].tree ||
-		    (st = batch_acked(b, b->items[i].path)) == NULL ||
+		if ((st = batch_acked(b, b->items[i].path)) == NULL ||
 		    !S_ISREG(st->mode) || st->size < b->delta_min)
 			continue;
 		b->plan = xreallocarray(b->plan, b->nplan + 1,

@@ -8,7 +8,8 @@
 # for byte the primary's. A file that only grew ships its new tail alone
 # (APPEND), once the twin's digest of what it holds matches ours; one
 # that grew and changed inside is found out by the digests and asks for
-# block sums: a patch.
+# block sums: a patch. A changed copy renamed over the file ships against
+# the file it replaced.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/replib.sh"
 
@@ -57,6 +58,24 @@ inplace=$shipped
 [ "$(stat -c %i "$(upper beta db)/data/table")" = "$ino_before" ] ||
 	fail "the twin's file was replaced, not patched in place"
 
+# a save the safe way: a changed copy renamed over the file. The agent
+# is paused meanwhile, so that the copy is never shipped under its
+# temporary name: the rename replaces a file the twin holds, which is
+# the basis the change ships against, not the whole file again
+apid=$(cat "$TMP/alpha.pid") b0=$(bytes)
+kill -STOP "$apid"
+"$LAB" exec alpha podman exec db sh -c 'cp /data/table /data/table.new &&
+	dd if=/dev/urandom of=/data/table.new bs=4k count=1 seek=300 conv=notrunc 2>/dev/null &&
+	mv /data/table.new /data/table'
+rc=$?
+kill -CONT "$apid"
+[ $rc -eq 0 ] || fail "cannot save the table by renaming a copy over it"
+ls_on alpha sync db --wait --timeout 60 >/dev/null || fail "sync after the save failed"
+trees_equal db
+shipped=$(( $(bytes) - b0 ))
+[ "$shipped" -lt 1048576 ] || fail "a copy renamed over the file shipped $shipped bytes: not against the old file"
+saved=$shipped
+
 # 9 bytes inserted at the start: every block moved, none is in place;
 # the delta finds them where they went (the shifted copy is made in
 # /dev/shm, a tmpfs, not in the layer)
@@ -88,4 +107,4 @@ done
 [ "$(stat -c %i "$(upper beta db)/data/table")" = "$ino_before" ] ||
 	fail "the twin's file was replaced, not appended to"
 daemon_stop alpha
-pass "a 32 MiB file: an 8 KiB change shipped $patched bytes in place, $grown in place when it grew too, a 4 KiB one $inplace, an insertion $delta as a delta; a 100 KiB append: its tail alone, in place"
+pass "a 32 MiB file: an 8 KiB change shipped $patched bytes in place, $grown in place when it grew too, a 4 KiB one $inplace, a changed copy renamed over it $saved, an insertion $delta as a delta; a 100 KiB append: its tail alone, in place"
