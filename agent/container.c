@@ -351,15 +351,23 @@ container_skipped(struct container *c, const char *path)
 
 /*
  * The peer, a demoted primary, may hold something else at path than
- * our index says: mark it unknown (a mode no entry has, so it never
- * compares equal) and ship it, or its removal, again.
+ * our index says: give the entry a ctime no file has, so that it never
+ * compares equal, and ship it, or its removal, again. The rest of the
+ * entry stays: a big file the peer likely still holds most of goes as
+ * a delta or patch against whatever copy it has (the peer's sums say),
+ * not whole. A path we never shipped gets a mode no entry has.
  */
 void
 container_diverged(struct container *c, const char *path)
 {
-	static const struct index_stat	 unknown;
+	const struct index_stat	*old = index_get(c->index, path);
+	struct index_stat	 st;
 
-	index_set(c->index, path, &unknown);
+	memset(&st, 0, sizeof(st));
+	if (old != NULL)
+		st = *old;
+	st.ctime_nsec = INDEX_RACY_NSEC;
+	index_set(c->index, path, &st);
 	mark_dirty(c, path, 1);
 }
 

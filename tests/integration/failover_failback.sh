@@ -19,10 +19,13 @@ wait_for 5 eval '[ "$(wc -l <"$TMP/sample")" -ge 2 ]' || fail "the sampler does 
 
 # A change alpha's agent never ships: it is paused while the link goes
 # down and the container writes, then resumes to find the peer gone.
+# Among it, 8 KiB of the 4 MiB file: the failback must undo them by
+# a patch against alpha's copy, not by sending the file again.
 apid=$(cat "$TMP/alpha.pid")
 kill -STOP "$apid"
 ip -n labnet link set v-alpha down
-"$LAB" exec alpha podman exec web sh -c 'echo diverged >/www/only-alpha; echo alpha-late >/www/index.html' ||
+"$LAB" exec alpha podman exec web sh -c 'echo diverged >/www/only-alpha; echo alpha-late >/www/index.html
+	dd if=/dev/urandom of=/www/big bs=8k count=1 seek=300 conv=notrunc 2>/dev/null' ||
 	{ kill -CONT "$apid"; fail "cannot write the unshipped change"; }
 kill -CONT "$apid"
 
@@ -53,4 +56,4 @@ up=$(upper alpha web)
 [ "$("$LAB" exec alpha cat "$up/www/index.html")" = from-beta ] || fail "alpha's twin lacks beta's page"
 ! "$LAB" exec alpha test -e "$up/www/only-alpha" || fail "alpha's unshipped file survived the failback"
 [ "$shipped" -lt 1048576 ] || fail "the failback shipped $shipped bytes: the 4 MiB file went whole"
-pass "alpha is the BACKUP holding beta's layer; failback shipped $shipped bytes for an 8 KiB change to a 4 MiB file, a new page and a new file"
+pass "alpha is the BACKUP holding beta's layer; failback shipped $shipped bytes for 8 KiB changed on each side of a 4 MiB file, a new page and a new file"
