@@ -322,8 +322,10 @@ container_cut(struct container *c, long long now, int max_lag_ms)
 	cc.b = batch_new(c->rootfd, c->index, c->gen + 1);
 	/* Checkpoint images differ from the last by a few pages, whatever
 	 * their size: worth the signature round trip the batch pays once. */
-	if (c->owner != NULL)
+	if (c->owner != NULL) {
 		batch_set_delta_min(cc.b, CKPT_DELTA_MIN);
+		batch_set_whole(cc.b);
+	}
 	/* A rescan finds renamed entries as new ones, and sweeps the old
 	 * names: its sweep compares against the index, before renames. */
 	if (c->rescan)
@@ -377,9 +379,13 @@ container_acked(struct container *c, long long now)
 {
 	const struct batch_stats	*st = batch_stats(c->inflight);
 	struct ls_err			 err;
+	char *const			*later;
 	size_t				 i;
 
 	batch_ack(c->inflight);
+	later = batch_deferred(c->inflight, &c->deferred);
+	for (i = 0; i < c->deferred; i++)
+		mark_dirty(c, later[i], 0);
 	/* What the peer skipped it does not hold: forget it, ship it again. */
 	for (i = 0; c->skipped != NULL && c->skipped[i] != NULL; i++) {
 		index_del_tree(c->index, c->skipped[i]);

@@ -55,6 +55,8 @@ struct container {
 	int			 rescan;
 	struct batch		*inflight;
 	char			**skipped;	/* the peer asks for them again */
+	size_t			 deferred;	/* the last ack's batch left these
+						   many files to the next */
 	long long		 inflight_ms;	/* cut time */
 	int			 twin_ok;	/* in this session */
 	int			 twin_refused;	/* the peer refused to create it */

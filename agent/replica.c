@@ -180,6 +180,20 @@ waiters_reached(struct replica *r, struct container *c)
 			    c->gen, c->files, c->bytes);
 }
 
+/*
+ * The batch just acknowledged left changed files to the next one (to
+ * ship them as deltas): who waited for it waits for that one.
+ */
+static void
+waiters_put_off(struct replica *r, struct container *c)
+{
+	struct waiter	*w;
+
+	TAILQ_FOREACH(w, &r->waiters, entry)
+		if (strcmp(w->name, c->name) == 0 && w->target == c->gen)
+			w->target = c->gen + 1;
+}
+
 static void
 on_acked(struct container *c, void *arg)
 {
@@ -192,6 +206,8 @@ on_acked(struct container *c, void *arg)
 	log_info("container %s: generation %" PRIu64 " durable on %s "
 	    "(%" PRIu64 " files, %" PRIu64 " bytes so far, %lld ms)",
 	    c->name, c->gen, c->peer, c->files, c->bytes, c->last_lag_ms);
+	if (c->deferred > 0)
+		waiters_put_off(r, c);
 	waiters_reached(r, c);
 }
 

@@ -73,6 +73,9 @@ batch_free(struct batch *b)
 	}
 	free(b->plan);
 	free(b->asked);
+	for (i = 0; i < b->ndeferred; i++)
+		free(b->deferred[i]);
+	free(b->deferred);
 	index_free(b->seen);
 	index_free(b->links);
 	index_free(b->acked_links);
@@ -132,6 +135,19 @@ void
 batch_set_delta_min(struct batch *b, uint64_t size)
 {
 	b->delta_min = size;
+}
+
+void
+batch_set_whole(struct batch *b)
+{
+	b->whole = 1;
+}
+
+char *const *
+batch_deferred(const struct batch *b, size_t *n)
+{
+	*n = b->ndeferred;
+	return b->deferred;
 }
 
 void
@@ -276,7 +292,7 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 	off_t				 from = 0;	/* APPEND: the tail */
 	char				*path = xstrdup(b->items[i].path);
 	int				 tree = b->items[i].tree, r = 0;
-	int				 force = b->items[i].force;
+	int				 force = b->items[i].force, changed;
 
 	/*
 	 * Each path is shipped once per batch, but a directory first seen
@@ -308,7 +324,10 @@ send_path(struct batch *b, size_t i, struct buf *out, struct ls_err *err)
 	}
 	index_stat_from(&st, &se.st);
 	old = batch_acked(b, path);
-	if (force || old == NULL || !index_stat_same(old, &st)) {
+	changed = force || old == NULL || !index_stat_same(old, &st);
+	if (changed && !force && batch_defer(b, &se, old))
+		changed = 0;	/* the next batch ships it, as a delta */
+	if (changed) {
 		source_to_frame(&se, &fe);
 		if ((lsrc = batch_link_source(b, &se)) != NULL) {
 			fe.kind = ENTRY_HARDLINK;

@@ -56,6 +56,14 @@ void		 batch_add_rename(struct batch *, const char *from,
 void		 batch_add_path(struct batch *, const char *path, int tree);
 void		 batch_add_rescan(struct batch *);
 void		 batch_set_delta_min(struct batch *, uint64_t);
+/* Ship every changed file in this batch, leaving none to the next (a
+ * checkpoint's generation must hold one whole dump). */
+void		 batch_set_whole(struct batch *);
+/* The files this batch left to the next one: changed files the peer
+ * holds that only the walk found, too late for a delta plan. Shipped
+ * whole they would cost their size; in the next batch, planned, only
+ * what changed. *n: how many. */
+char *const	*batch_deferred(const struct batch *, size_t *n);
 void		 batch_seal(struct batch *);
 size_t		 batch_items(const struct batch *);
 int		 batch_pump(struct batch *, struct buf *out, size_t budget,

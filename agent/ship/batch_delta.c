@@ -148,15 +148,22 @@ batch_delta_sig(struct batch *b, size_t k, struct rs_signature *sig)
 	p->sig = sig;
 }
 
+/* Could se ship as a delta or patch at all? */
+static int
+delta_fits(const struct batch *b, const struct source_entry *se)
+{
+	/* A sparse file would come out dense from a patch: send it whole. */
+	return se->kind == ENTRY_REG && se->st.st_size >= (off_t)b->delta_min &&
+	    se->st.st_blocks * 512 >= se->st.st_size;
+}
+
 /* Planned delta or patch for se with the peer's answer in hand, or -1. */
 ssize_t
 batch_delta_for(const struct batch *b, const struct source_entry *se)
 {
 	size_t	 i;
 
-	/* A sparse file would come out dense from a patch: send it whole. */
-	if (se->kind != ENTRY_REG || se->st.st_size < (off_t)b->delta_min ||
-	    se->st.st_blocks * 512 < se->st.st_size)
+	if (!delta_fits(b, se))
 		return -1;
 	for (i = 0; i < b->nplan; i++)
 		if ((b->plan[i].sig != NULL || (b->plan[i].ask ==
@@ -164,6 +171,33 @@ batch_delta_for(const struct batch *b, const struct source_entry *se)
 		    strcmp(b->plan[i].path, se->path) == 0)
 			return (ssize_t)i;
 	return -1;
+}
+
+/*
+ * se changed and has no plan: a walk found it, after the plans were
+ * made. If the peer holds a file there (old) and a delta could ship
+ * it, leave it to the next batch, which plans it: 1. The first name of
+ * a multiply-linked file ships whole anyway (batch_link_source()).
+ */
+int
+batch_defer(struct batch *b, const struct source_entry *se,
+    const struct index_stat *old)
+{
+	size_t	 i;
+
+	if (b->whole || old == NULL || !S_ISREG(old->mode) ||
+	    old->size < b->delta_min || !delta_fits(b, se) ||
+	    se->st.st_nlink != 1)
+		return 0;
+	for (i = 0; i < b->nplan; i++)
+		if (strcmp(b->plan[i].path, se->path) == 0)
+			return 0;
+	b->deferred = xreallocarray(b->deferred, b->ndeferred + 1,
+	    sizeof(*b->deferred));
+	b->deferred[b->ndeferred++] = xstrdup(se->path);
+	log_debug("batch %" PRIu64 ": %s changed: the next batch ships it, "
+	    "as a delta", b->gen, se->path);
+	return 1;
 }
 
 /* Read the file in order through the delta job; ship what it makes. */

@@ -101,6 +101,9 @@ struct batch {
 	size_t			 nranges, range_at;
 	int			 patching;	/* cur ships as a PATCH */
 	int			 sweep;		/* after the walk: 1 due, 2 done */
+	int			 whole;		/* defer nothing (batch_set_whole) */
+	char			**deferred;	/* for the next batch (batch_defer) */
+	size_t			 ndeferred;
 	int			 committed;
 	struct batch_stats	 stats;
 };
@@ -113,6 +116,8 @@ void		 batch_end_file(struct batch *, struct buf *);
 const char	*batch_link_source(struct batch *, const struct source_entry *);
 ssize_t		 batch_delta_for(const struct batch *,
 		    const struct source_entry *);
+int		 batch_defer(struct batch *, const struct source_entry *,
+		    const struct index_stat *);
 void		 batch_ask(struct batch *, size_t);
 void		 batch_plan_append(struct batch *, struct batch_plan *,
 		    const struct index_stat *);

@@ -5,6 +5,8 @@
 # replication converges once the session is back or the daemon is
 # restarted. The changes are made while the agent is stopped, so that
 # its restart ships them all in one batch (a rescan): the one killed.
+# The big file is a new one each time: a file the twin holds that only
+# the rescan finds changed goes in the batch after, as a delta.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/replib.sh"
 
@@ -21,7 +23,7 @@ stage=$(dirname "$twin")/layersync-stage
 # A batch large enough to catch in flight: 50 small files and 400 MB.
 change() {
 	"$LAB" exec alpha podman exec web sh -c "for i in \$(seq 1 50); do echo $1 > /data/s\$i; done;
-		dd if=/dev/urandom of=/data/big bs=1M count=400 2>/dev/null" || fail "change $1"
+		dd if=/dev/urandom of=/data/big-$1 bs=1M count=400 2>/dev/null" || fail "change $1"
 }
 # Wait until the receiver has staged part of the batch, then kill.
 stage_busy() { [ -n "$("$LAB" exec beta find "$stage" -mindepth 1 -print -quit 2>/dev/null)" ]; }
@@ -39,11 +41,11 @@ serve=$("$LAB" exec beta pgrep -f -- "serve --stdio") || fail "no receiver proce
 kill -9 $serve
 note "killed the receiver (pid $serve) mid-batch"
 all_old old || fail "the twin holds part of the interrupted batch"
-[ ! -e "$twin/data/big" ] || fail "the twin holds the big file of an uncommitted batch"
+[ ! -e "$twin/data/big-new1" ] || fail "the twin holds the big file of an uncommitted batch"
 ls_on alpha sync web --wait --timeout 120 >/dev/null || fail "no convergence after the receiver died"
 trees_equal web
 all_old new1 || fail "the small files did not all arrive"
-big1=$(sha256sum <"$twin/data/big")
+big1=$(sha256sum <"$twin/data/big-new1")
 note "converged after the receiver was killed"
 
 daemon_stop alpha
@@ -55,8 +57,9 @@ wait "$(cat "$TMP/alpha.pid")" 2>/dev/null
 rm -f "$TMP/alpha.pid"
 note "killed the sender mid-batch"
 all_old new1 || fail "the twin holds part of the batch the sender died in"
-[ "$(sha256sum <"$twin/data/big")" = "$big1" ] ||
+[ "$(sha256sum <"$twin/data/big-new1")" = "$big1" ] ||
 	fail "the big file on the twin is not its last committed version"
+[ ! -e "$twin/data/big-new2" ] || fail "the twin holds the big file of the batch the sender died in"
 daemon_start alpha
 ls_on alpha sync web --wait --timeout 120 >/dev/null || fail "no convergence after the sender restarted"
 trees_equal web
