@@ -179,32 +179,6 @@ read_small(const char *dir, const char *name, struct ls_err *err)
 	return b.data;	/* the caller owns it; b is not used again */
 }
 
-/*
- * Is an overlay mounted on this upperdir? The twin may have been started
- * since OPEN; overlayfs forbids changing an upper tree under a mount.
- * Reading mountinfo costs far less than asking the runtime every batch.
- */
-int
-overlay_upper_mounted(const char *upperdir)
-{
-	char	*line = NULL, *p;
-	size_t	 cap = 0, len = strlen(upperdir);
-	FILE	*f;
-	int	 found = 0;
-
-	if ((f = fopen("/proc/self/mountinfo", "re")) == NULL)
-		return 1;	/* cannot tell: refuse rather than risk it */
-	while (!found && getline(&line, &cap, f) != -1)
-		for (p = line; !found && (p = strstr(p, "upperdir=")) != NULL;) {
-			p += 9;
-			found = strncmp(p, upperdir, len) == 0 &&
-			    strchr(",\n ", p[len]) != NULL;
-		}
-	free(line);
-	fclose(f);
-	return found;
-}
-
 /* Write "text\n" to dir/name durably (a one-line state file). */
 int
 write_line(const char *dir, const char *name, const char *text,

@@ -15,7 +15,6 @@ int	write_small_in_place(const char *dir, const char *name,
 	    const struct buf *, struct ls_err *);
 int	read_whole(const char *dir, const char *name, struct buf *,
 	    struct ls_err *);
-int	overlay_upper_mounted(const char *upperdir);
 char	*read_small(const char *dir, const char *name, struct ls_err *);
 int	write_line(const char *dir, const char *name, const char *text,
 	    struct ls_err *);

@@ -35,6 +35,7 @@
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
+#include "mounts.h"
 #include "proc.h"
 #include "replica_int.h"
 #include "ship.h"

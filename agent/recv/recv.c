@@ -30,6 +30,7 @@
 #include "journal.h"
 #include "log.h"
 #include "loop.h"
+#include "mounts.h"
 #include "proc.h"
 #include "recv.h"
 #include "recv_int.h"
@@ -308,7 +309,7 @@ on_open(struct recv *r, const struct frame *f, struct ls_err *err)
 	}
 	if ((known = known_upper(r, r->name)) != NULL) {
 		/* running means mounted: the check COMMIT makes too */
-		if (overlay_upper_mounted(known))
+		if (mounts_overlay_upper(r->mounts, known))
 			ls_err_set(err, "twin %s is running on %s: its upper "
 			    "layer cannot change under a mounted overlay; stop "
 			    "it first", r->name, r->conf->node);
@@ -522,7 +523,7 @@ on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 		ls_err_set(err, "COMMIT out of order");
 		return -1;
 	}
-	if (overlay_upper_mounted(r->upperdir)) {
+	if (mounts_overlay_upper(r->mounts, r->upperdir)) {
 		ls_err_set(err, "twin %s is running on %s: its upper layer "
 		    "cannot change under a mounted overlay; batch %" PRIu64
 		    " refused", r->name, r->conf->node, gen);
@@ -731,6 +732,7 @@ recv_serve(const struct conf *conf, int in, int out)
 	buf_init(&r.patched);
 	r.basis.fd = -1;
 	r.loader_fd = -1;
+	r.mounts = mounts_new();
 	for (;;) {
 		while ((d = frame_decode((uint8_t *)ibuf.data, ibuf.len, &f,
 		    &used, &err)) == 1) {
@@ -759,6 +761,7 @@ fail:
 out:
 	close_container(&r);
 	forget_twins(&r);
+	mounts_free(r.mounts);
 	free(r.peer_node);
 	recv_stop_loader(&r);
 	twin_spec_clear(&r.pending);

@@ -19,6 +19,8 @@ struct conf;
 struct delta_job;
 struct journal;
 
+struct mounts;
+
 struct recv {
 	const struct conf	*conf;
 	int			 out;
@@ -29,6 +31,7 @@ struct recv {
 	int			 rootfd, stagefd;
 	char			*statedir;	/* its journal and generation */
 	char			*twindir;	/* holds the twin's lock */
+	struct mounts		*mounts;	/* is a twin running? */
 	struct journal		*journal;
 	struct apply		*stage;		/* builds entries in the stage */
 	uint64_t		 gen;
