@@ -135,7 +135,9 @@ void
 replica_status(struct replica *r, struct control_client *cc, int json)
 {
 	struct container	*c;
+	struct ship_entry	*se;
 	struct buf		 b;
+	char			 line[320];
 
 	if (json) {
 		buf_init(&b);
@@ -154,6 +156,11 @@ replica_status(struct replica *r, struct control_client *cc, int json)
 		    (double)(loop_now_ms() - r->last_switch_at) / 1000.0);
 	control_out(cc, "watches: %zu, inotify overflows: %lu",
 	    watcher_nwatches(r->watcher), watcher_overflows(r->watcher));
+	SLIST_FOREACH(se, &r->ships, entry) {
+		ship_describe(se->ship, line, sizeof(line));
+		control_out(cc, "session with %s: %s", ship_peer(se->ship),
+		    line);
+	}
 	twins_status(r, cc);
 	if (TAILQ_EMPTY(&r->containers))
 		control_out(cc, "containers: none");

@@ -612,25 +612,42 @@ stall_check_ms(const struct ship *s)
 	    SHIP_STALL_CHECK_MS;
 }
 
+void
+ship_describe(const struct ship *s, char *dst, size_t len)
+{
+	const struct container	*c = s->state != SHIP_IDLE ? s->busy : NULL;
+	char			 how[160];
+
+	if (s->conn == NULL || !ssh_is_ready(s->conn)) {
+		snprintf(dst, len, "%s", state_names[s->state]);
+		return;
+	}
+	ssh_describe(s->conn, how, sizeof(how));
+	if (c != NULL && c->inflight != NULL)
+		snprintf(dst, len, "%s (container %s, batch %" PRIu64 "), "
+		    "nothing moved for %lld ms; %s", state_names[s->state],
+		    c->name, batch_gen(c->inflight), ssh_still_ms(s->conn), how);
+	else
+		snprintf(dst, len, "%s%s%s%s, nothing moved for %lld ms; %s",
+		    state_names[s->state], c != NULL ? " (container " : "",
+		    c != NULL ? c->name : "", c != NULL ? ")" : "",
+		    ssh_still_ms(s->conn), how);
+}
+
 /* Drop a session that waits on its peer and has stopped moving. */
 static long
 watch_timer(struct loop *l, long long id, void *arg)
 {
 	struct ship	*s = arg;
-	char		 how[160];
+	char		 what[320];
 
 	(void)l;
 	(void)id;
 	if (s->conn != NULL && ssh_is_ready(s->conn) &&
 	    s->state != SHIP_IDLE &&
 	    ssh_still_ms(s->conn) >= s->stall_ms) {
-		ssh_describe(s->conn, how, sizeof(how));
-		log_warnx("peer %s: nothing moved for %lld s while %s "
-		    "(container %s, batch %" PRIu64 "; %s)", s->peer.name,
-		    ssh_still_ms(s->conn) / 1000, state_names[s->state],
-		    s->busy != NULL ? s->busy->name : "none",
-		    s->busy != NULL && s->busy->inflight != NULL ?
-		    batch_gen(s->busy->inflight) : 0, how);
+		ship_describe(s, what, sizeof(what));
+		log_warnx("peer %s: stalled: %s", s->peer.name, what);
 		ship_down(s, "stalled");
 	}
 	return stall_check_ms(s);

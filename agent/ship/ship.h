@@ -35,5 +35,8 @@ const char	*ship_peer(const struct ship *);
 void		 ship_kick(struct ship *);
 void		 ship_forget(struct ship *, struct container *);
 const char	*ship_state(const struct ship *);
+/* What the session is doing, for whom, and since when anything last
+ * moved on it (for `status`, and the stall warning). */
+void		 ship_describe(const struct ship *, char *, size_t);
 
 #endif

@@ -22,10 +22,13 @@ on_exit "kill -CONT $old 2>/dev/null"
 
 kill -STOP "$old"
 "$LAB" exec alpha podman exec web sh -c 'echo v1 >/page' || fail "cannot write v1"
+# until then, status says what the session waits for
+wait_for 5 eval 'ls_on alpha status | grep -q "^session with beta: awaiting ack (container web, batch [0-9]*), nothing moved for [0-9]* ms; "' ||
+	fail "status does not say what the session waits for: $(ls_on alpha status | grep session)"
 # the warning comes first, then the drop: wait for the second
 wait_for 15 grep -q 'session lost (stalled)' "$TMP/alpha.log" ||
 	fail "alpha did not drop the stalled session: $(tail -5 "$TMP/alpha.log")"
-grep -q 'nothing moved for [0-9]* s while awaiting ack (container web' "$TMP/alpha.log" ||
+grep -q 'stalled: awaiting ack (container web, batch [0-9]*), nothing moved for [0-9]* ms' "$TMP/alpha.log" ||
 	fail "alpha did not say what the session waited for: $(tail -5 "$TMP/alpha.log")"
 ls_on alpha sync web --wait --timeout 30 >/dev/null || fail "no sync after the stall"
 "$LAB" exec alpha podman exec web sh -c 'echo v2 >/page' || fail "cannot write v2"

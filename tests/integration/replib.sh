@@ -98,6 +98,11 @@ stuck_report() {
 		ls_on alpha status 2>&1 | head -40
 		for _sp in $(ls_procs alpha daemon); do _proc_report alpha-daemon "$_sp"; done
 		for _sp in $(receivers beta); do _proc_report beta-serve "$_sp"; done
+		# bytes in a socket's Recv-Q are there for its owner to read
+		echo "--- alpha's SSH sockets to beta (Recv-Q unread, Send-Q unacknowledged)"
+		"$LAB" exec alpha ss -tn state established '( dport = :22 )' 2>&1
+		echo "--- beta's sshd sockets"
+		"$LAB" exec beta ss -tn state established '( sport = :22 )' 2>&1
 	} >&2
 }
 

@@ -32,7 +32,7 @@ for r in $(seq 1 $ROUNDS); do
 	done
 	for c in $NAMES; do
 		wait_for $BOUND test -e "$(cat "$TMP/tw.$c")/r$r/marker" ||
-			fail "$c: round $r not on beta after $BOUND s: $(ls_on alpha status)"
+			{ stuck_report; fail "$c: round $r not on beta after $BOUND s"; }
 	done
 done
 for c in $NAMES; do
