@@ -674,9 +674,13 @@ ssh_describe(const struct ssh_conn *c, char *dst, size_t len)
 	int	 d = c->session != NULL ?
 		    libssh2_session_block_directions(c->session) : 0;
 
-	/* LIBSSH2_SESSION_BLOCK_INBOUND is 1, _OUTBOUND 2 */
+	/* LIBSSH2_SESSION_BLOCK_INBOUND is 1, _OUTBOUND 2. The windows:
+	 * what the peer still lets us send, and we it, as libssh2 counts. */
 	snprintf(dst, len, "%zu bytes queued to send, %zu received unread, "
-	    "libssh2 waiting to %s", c->out.len, c->in.len, waits[d & 3]);
+	    "libssh2 waiting to %s; windows: %lu bytes to send, %lu to "
+	    "receive", c->out.len, c->in.len, waits[d & 3],
+	    c->channel != NULL ? libssh2_channel_window_write(c->channel) : 0,
+	    c->channel != NULL ? libssh2_channel_window_read(c->channel) : 0);
 }
 
 int
