@@ -8,6 +8,7 @@
  * libssh2 buffers internally, so reads loop until EAGAIN.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <fcntl.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -58,6 +59,7 @@ struct ssh_conn {
 	long long		 timer;
 	char			*early_err;	/* failed inside ssh_open */
 	int			 in_step;	/* re-entrancy guard */
+	uint64_t		 sent, received;	/* channel bytes, both ways */
 	int			 wdirs;		/* what the last write waits for */
 	int			 rdirs;		/* what the last read waits for */
 	long long		 moved_at;	/* when bytes last moved */
@@ -543,6 +545,7 @@ pump(struct ssh_conn *c)
 			return -1;
 		}
 		buf_consume(&c->out, (size_t)n);
+		c->sent += (uint64_t)n;
 		moved = 1;
 		if (c->out.len == 0 && c->ops->on_drain != NULL)
 			c->ops->on_drain(c, c->arg);
@@ -558,6 +561,7 @@ pump(struct ssh_conn *c)
 		while ((n = libssh2_channel_read(c->channel, tmp,
 		    sizeof(tmp))) > 0) {
 			buf_add(&c->in, tmp, (size_t)n);
+			c->received += (uint64_t)n;
 			got = 1;
 		}
 		if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) {
@@ -676,9 +680,10 @@ ssh_describe(const struct ssh_conn *c, char *dst, size_t len)
 
 	/* LIBSSH2_SESSION_BLOCK_INBOUND is 1, _OUTBOUND 2. The windows:
 	 * what the peer still lets us send, and we it, as libssh2 counts. */
-	snprintf(dst, len, "%zu bytes queued to send, %zu received unread, "
-	    "libssh2 waiting to %s; windows: %lu bytes to send, %lu to "
-	    "receive", c->out.len, c->in.len, waits[d & 3],
+	snprintf(dst, len, "%" PRIu64 " bytes sent, %" PRIu64 " received; "
+	    "%zu queued to send, %zu received unread, libssh2 waiting to %s; "
+	    "windows: %lu bytes to send, %lu to receive", c->sent, c->received,
+	    c->out.len, c->in.len, waits[d & 3],
 	    c->channel != NULL ? libssh2_channel_window_write(c->channel) : 0,
 	    c->channel != NULL ? libssh2_channel_window_read(c->channel) : 0);
 }
