@@ -720,7 +720,6 @@ recv_serve(const struct conf *conf, int in, int out)
 	char		 tmp[256 * 1024];
 	size_t		 used;
 	ssize_t		 n;
-	uint64_t	 got = 0;	/* from the primary: for a debugger */
 	int		 rc = 0, d;
 
 	flush_enable(conf->fsync != 0);
@@ -751,7 +750,7 @@ recv_serve(const struct conf *conf, int in, int out)
 		}
 		if (n == 0)
 			goto out;
-		got += (uint64_t)n;
+		r.received += (uint64_t)n;
 		buf_add(&ibuf, tmp, (size_t)n);
 	}
 fail:

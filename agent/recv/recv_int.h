@@ -32,6 +32,9 @@ struct recv {
 	char			*statedir;	/* its journal and generation */
 	char			*twindir;	/* holds the twin's lock */
 	struct mounts		*mounts;	/* is a twin running? */
+	uint64_t		 received;	/* bytes from the primary, for
+						   a debugger: compare with its
+						   `status` */
 	struct journal		*journal;
 	struct apply		*stage;		/* builds entries in the stage */
 	uint64_t		 gen;
