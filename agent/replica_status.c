@@ -137,7 +137,7 @@ replica_status(struct replica *r, struct control_client *cc, int json)
 	struct container	*c;
 	struct ship_entry	*se;
 	struct buf		 b;
-	char			 line[400];
+	char			 line[480];
 
 	if (json) {
 		buf_init(&b);

@@ -527,10 +527,11 @@ read_stderr(struct ssh_conn *c)
 static int
 pump(struct ssh_conn *c)
 {
-	char	 tmp[65536];
-	ssize_t	 n;
-	size_t	 before;
-	int	 got, moved = 0;
+	char		 tmp[65536];
+	ssize_t		 n;
+	size_t		 before;
+	unsigned long	 queued;
+	int		 got, idle = 0, moved = 0;
 
 	c->wdirs = 0;
 	while (c->out.len > 0) {
@@ -551,9 +552,13 @@ pump(struct ssh_conn *c)
 			c->ops->on_drain(c, c->arg);
 	}
 	/*
-	 * Reading one stream may pull the other's data off the socket into
-	 * libssh2: read both until a pass gets nothing, or data would sit
-	 * in libssh2 while epoll sees an empty socket.
+	 * Reading one stream drains the socket into libssh2, the other
+	 * stream's packets too: the stderr read that ends a pass may have
+	 * queued the peer's answer after the stdout read found nothing.
+	 * Go on while a pass gets something, or libssh2 holds data for
+	 * us: else it sits there while epoll sees an empty socket, and no
+	 * event ever comes (the peer's ACK waited so until the stall).
+	 * Two passes that get nothing end it, whatever libssh2 says.
 	 */
 	before = c->in.len;
 	do {
@@ -572,7 +577,9 @@ pump(struct ssh_conn *c)
 		if (read_stderr(c) > 0)
 			got = 1;
 		moved |= got;
-	} while (got);
+		idle = got ? 0 : idle + 1;
+		(void)libssh2_channel_window_read_ex(c->channel, &queued, NULL);
+	} while (got || (queued > 0 && idle < 2));
 	/*
 	 * A read first sends the window adjustment the peer needs to go on
 	 * sending; if the socket is full, the read answers EAGAIN with data
@@ -675,15 +682,20 @@ ssh_describe(const struct ssh_conn *c, char *dst, size_t len)
 {
 	static const char *const waits[] = { "do nothing", "read", "write",
 	    "read and write" };
-	int	 d = c->session != NULL ?
-		    libssh2_session_block_directions(c->session) : 0;
+	int		 d = c->session != NULL ?
+			    libssh2_session_block_directions(c->session) : 0;
+	unsigned long	 held = 0;
 
-	/* LIBSSH2_SESSION_BLOCK_INBOUND is 1, _OUTBOUND 2. The windows:
-	 * what the peer still lets us send, and we it, as libssh2 counts. */
+	/* LIBSSH2_SESSION_BLOCK_INBOUND is 1, _OUTBOUND 2. Held: read off
+	 * the socket, not by us. The windows: what the peer still lets us
+	 * send, and we it, as libssh2 counts. */
+	if (c->channel != NULL)
+		(void)libssh2_channel_window_read_ex(c->channel, &held, NULL);
 	snprintf(dst, len, "%" PRIu64 " bytes sent, %" PRIu64 " received; "
-	    "%zu queued to send, %zu received unread, libssh2 waiting to %s; "
-	    "windows: %lu bytes to send, %lu to receive", c->sent, c->received,
-	    c->out.len, c->in.len, waits[d & 3],
+	    "%zu queued to send, %zu received unread, %lu held in libssh2, "
+	    "libssh2 waiting to %s; windows: %lu bytes to send, %lu to "
+	    "receive", c->sent, c->received, c->out.len, c->in.len, held,
+	    waits[d & 3],
 	    c->channel != NULL ? libssh2_channel_window_write(c->channel) : 0,
 	    c->channel != NULL ? libssh2_channel_window_read(c->channel) : 0);
 }

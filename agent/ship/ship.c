@@ -616,7 +616,7 @@ void
 ship_describe(const struct ship *s, char *dst, size_t len)
 {
 	const struct container	*c = s->state != SHIP_IDLE ? s->busy : NULL;
-	char			 how[240];
+	char			 how[320];
 
 	if (s->conn == NULL || !ssh_is_ready(s->conn)) {
 		snprintf(dst, len, "%s", state_names[s->state]);
@@ -639,7 +639,7 @@ static long
 watch_timer(struct loop *l, long long id, void *arg)
 {
 	struct ship	*s = arg;
-	char		 what[400];
+	char		 what[480];
 
 	(void)l;
 	(void)id;
