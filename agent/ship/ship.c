@@ -616,7 +616,7 @@ void
 ship_describe(const struct ship *s, char *dst, size_t len)
 {
 	const struct container	*c = s->state != SHIP_IDLE ? s->busy : NULL;
-	char			 how[320];
+	char			 how[320], who[160] = "";
 
 	if (s->conn == NULL || !ssh_is_ready(s->conn)) {
 		snprintf(dst, len, "%s", state_names[s->state]);
@@ -624,14 +624,12 @@ ship_describe(const struct ship *s, char *dst, size_t len)
 	}
 	ssh_describe(s->conn, how, sizeof(how));
 	if (c != NULL && c->inflight != NULL)
-		snprintf(dst, len, "%s (container %s, batch %" PRIu64 "), "
-		    "nothing moved for %lld ms; %s", state_names[s->state],
-		    c->name, batch_gen(c->inflight), ssh_still_ms(s->conn), how);
-	else
-		snprintf(dst, len, "%s%s%s%s, nothing moved for %lld ms; %s",
-		    state_names[s->state], c != NULL ? " (container " : "",
-		    c != NULL ? c->name : "", c != NULL ? ")" : "",
-		    ssh_still_ms(s->conn), how);
+		snprintf(who, sizeof(who), " (container %s, batch %" PRIu64 ")",
+		    c->name, batch_gen(c->inflight));
+	else if (c != NULL)
+		snprintf(who, sizeof(who), " (container %s)", c->name);
+	snprintf(dst, len, "%s%s, nothing moved for %lld ms; %s",
+	    state_names[s->state], who, ssh_still_ms(s->conn), how);
 }
 
 /* Drop a session that waits on its peer and has stopped moving. */
