@@ -1,7 +1,7 @@
 /*
  * test_mounts: is an overlay mounted on an upperdir? Each test runs in
- * its own mount namespace (Check forks per test), so the overlays it
- * mounts never show outside it.
+ * its own mount namespace (Check forks per test), so the overlays and
+ * the tmpfs it mounts never show outside it.
  */
 #include <check.h>
 #include <sched.h>
@@ -18,7 +18,11 @@
 static char	 base[] = "/tmp/ls-test-mounts-XXXXXX";
 static char	 upper[PATH_MAX];
 
-/* A private mount namespace and lower, upper, work and merged dirs. */
+/*
+ * A private mount namespace with a tmpfs of its own on /tmp, holding
+ * lower, upper, work and merged dirs: they go with the namespace, even
+ * when an assertion ends the test before its teardown.
+ */
 static void
 setup(void)
 {
@@ -27,6 +31,7 @@ setup(void)
 
 	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
 	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	ck_assert_int_eq(mount("tmpfs", "/tmp", "tmpfs", 0, "size=1m"), 0);
 	ck_assert_ptr_nonnull(mkdtemp(base));
 	for (i = 0; i < sizeof(dirs) / sizeof(dirs[0]); i++)
 		ck_assert_int_eq(mkdir(at(base, dirs[i]), 0755), 0);
