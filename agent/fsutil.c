@@ -138,8 +138,6 @@ read_whole(const char *dir, const char *name, struct buf *b,
     struct ls_err *err)
 {
 	char	*path = xasprintf("%s/%s", dir, name);
-	char	 tmp[8192];
-	ssize_t	 n;
 	int	 fd, r = 1;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) == -1) {
@@ -149,19 +147,31 @@ read_whole(const char *dir, const char *name, struct buf *b,
 		free(path);
 		return r;
 	}
-	while ((n = read(fd, tmp, sizeof(tmp))) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1) {
-			ls_err_sys(err, "%s", path);
-			r = -1;
-			break;
-		}
-		buf_add(b, tmp, (size_t)n);
+	if (read_fd(fd, b) == -1) {
+		ls_err_sys(err, "%s", path);
+		r = -1;
 	}
 	close(fd);
 	free(path);
 	return r;
+}
+
+/* Append what fd holds from its offset to its end to b. -1 (errno) on a
+ * read error, with what came before it appended. */
+int
+read_fd(int fd, struct buf *b)
+{
+	char	 tmp[16384];
+	ssize_t	 n;
+
+	while ((n = read(fd, tmp, sizeof(tmp))) != 0) {
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			return -1;
+		buf_add(b, tmp, (size_t)n);
+	}
+	return 0;
 }
 
 /* The whole of dir/name, NUL-terminated; NULL if missing or unreadable

@@ -15,6 +15,7 @@ int	write_small_in_place(const char *dir, const char *name,
 	    const struct buf *, struct ls_err *);
 int	read_whole(const char *dir, const char *name, struct buf *,
 	    struct ls_err *);
+int	read_fd(int fd, struct buf *);
 char	*read_small(const char *dir, const char *name, struct ls_err *);
 int	write_line(const char *dir, const char *name, const char *text,
 	    struct ls_err *);

@@ -1,7 +1,6 @@
 /*
  * mounts: see mounts.h.
  */
-#include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -9,6 +8,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fsutil.h"
 #include "mounts.h"
 #include "xmalloc.h"
 
@@ -43,19 +43,9 @@ mounts_free(struct mounts *m)
 static int
 reread(struct mounts *m)
 {
-	char	 tmp[16384];
-	ssize_t	 n;
-
 	buf_reset(&m->text);
-	if (lseek(m->fd, 0, SEEK_SET) == -1)
+	if (lseek(m->fd, 0, SEEK_SET) == -1 || read_fd(m->fd, &m->text) == -1)
 		return -1;
-	while ((n = read(m->fd, tmp, sizeof(tmp))) != 0) {
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1)
-			return -1;
-		buf_add(&m->text, tmp, (size_t)n);
-	}
 	buf_addch(&m->text, '\0');
 	return 0;
 }
