@@ -166,7 +166,7 @@ replica_ckpt_adopt(struct replica *r, struct container *c,
 		rc = errno == ENOENT ? 0 : (ls_err_sys(err, "%s", tree), -1);
 		goto out;
 	}
-	if ((stagefd = journal_stage_open(tree, err)) == -1 ||
+	if ((stagefd = journal_stage_open(treefd, tree, err)) == -1 ||
 	    journal_recover(treefd, stagefd, ckdir, &gen, err) == -1)
 		goto out;
 	if (ckpt_meta_load(tree, &meta, &why) == -1) {

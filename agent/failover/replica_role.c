@@ -393,7 +393,7 @@ adopt_twin(struct replica *r, const char *name, struct ls_err *err)
 		ls_err_sys(err, "upperdir %s", upper);
 		goto out;
 	}
-	if ((stagefd = journal_stage_open(upper, err)) == -1 ||
+	if ((stagefd = journal_stage_open(rootfd, upper, err)) == -1 ||
 	    journal_recover(rootfd, stagefd, statedir, &gen, err) == -1)
 		goto out;
 	c = container_new(name, peer, r->conf->state_dir);

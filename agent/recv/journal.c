@@ -17,7 +17,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -438,7 +437,7 @@ run_phases(struct journal *j, int done, struct ls_err *err)
 			}
 			if (j->skip != NULL)
 				j->skip(op->b != NULL ? op->b : op->a,
-				    j->skip_arg);
+				    err->msg, j->skip_arg);
 		}
 	}
 	journal_forget_parent(j);
@@ -611,21 +610,54 @@ journal_clear_stage(int stagefd, struct ls_err *err)
 	return r;
 }
 
-/* The stage dir sits beside the upperdir: same filesystem, not in it. */
-int
-journal_stage_open(const char *upperdir, struct ls_err *err)
+static int
+mount_id(int fd, uint64_t *id)
 {
-	char	*copy = xstrdup(upperdir);
-	char	*stage = xasprintf("%s/%s", dirname(copy), JOURNAL_STAGE_DIR);
-	int	 fd = -1;
+	struct statx	 stx;
 
-	if (mkdir(stage, 0700) == -1 && errno != EEXIST)
-		ls_err_sys(err, "stage %s", stage);
-	else if ((fd = open(stage, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC)) == -1)
-		ls_err_sys(err, "stage %s", stage);
-	free(stage);
-	free(copy);
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_MNT_ID, &stx) == -1)
+		return -1;
+	*id = stx.stx_mnt_id;
+	return 0;
+}
+
+/*
+ * The stage dir sits beside the upperdir: same filesystem, not in it.
+ * It is opened through the upperdir's fd, not by path: its moves into
+ * the tree must stay on one mount (rename(2) fails with EXDEV across
+ * two), and the path may resolve through another mount than rootfd's
+ * did (podman bind-mounts its storage dir over itself while any podman
+ * command runs, and unmounts it when that command ends).
+ */
+int
+journal_stage_open(int rootfd, const char *upperdir, struct ls_err *err)
+{
+	uint64_t	 rid, sid;
+	int		 pfd, fd = -1;
+
+	if ((pfd = openat(rootfd, "..", O_RDONLY | O_DIRECTORY |
+	    O_CLOEXEC)) == -1) {
+		ls_err_sys(err, "%s/..", upperdir);
+		return -1;
+	}
+	if (mkdirat(pfd, JOURNAL_STAGE_DIR, 0700) == -1 && errno != EEXIST)
+		ls_err_sys(err, "stage %s/../%s", upperdir, JOURNAL_STAGE_DIR);
+	else if ((fd = openat(pfd, JOURNAL_STAGE_DIR, O_RDONLY | O_DIRECTORY |
+	    O_NOFOLLOW | O_CLOEXEC)) == -1)
+		ls_err_sys(err, "stage %s/../%s", upperdir, JOURNAL_STAGE_DIR);
+	else if (mount_id(rootfd, &rid) == -1 || mount_id(fd, &sid) == -1) {
+		ls_err_sys(err, "statx %s", upperdir);
+		close(fd);
+		fd = -1;
+	} else if (rid != sid) {
+		ls_err_set(err, "%s is the root of a mount: its stage dir "
+		    "(%s/../%s) must be on the same mount, for files to move "
+		    "from one to the other", upperdir, upperdir,
+		    JOURNAL_STAGE_DIR);
+		close(fd);
+		fd = -1;
+	}
+	close(pfd);
 	return fd;
 }
 

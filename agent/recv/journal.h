@@ -79,12 +79,14 @@ struct frame_range;
 void		 journal_patch(struct journal *, const char *staged,
 		    const char *path, const struct frame_range *, size_t);
 size_t		 journal_ops(const struct journal *);
-typedef void	journal_skip_cb(const char *path, void *);
+/* path did not fit the tree; why says how (the failed call and errno) */
+typedef void	journal_skip_cb(const char *path, const char *why, void *);
 
 void		 journal_prepare(struct journal *, uint64_t gen);
 int		 journal_commit(struct journal *, uint64_t gen,
 		    journal_skip_cb *, void *, struct ls_err *);
-int		 journal_stage_open(const char *upperdir, struct ls_err *);
+int		 journal_stage_open(int rootfd, const char *upperdir,
+		    struct ls_err *);
 int		 journal_committed(const char *statedir, uint64_t *gen,
 		    struct ls_err *);
 int		 journal_recover(int rootfd, int stagefd, const char *statedir,

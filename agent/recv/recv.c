@@ -209,7 +209,8 @@ open_tree(struct recv *r, struct ls_err *err)
 		ls_err_sys(err, "%s", r->upperdir);
 		goto out;
 	}
-	if ((r->stagefd = journal_stage_open(r->upperdir, err)) == -1)
+	if ((r->stagefd = journal_stage_open(r->rootfd, r->upperdir,
+	    err)) == -1)
 		goto out;
 	if (mkdir_p(r->statedir, 0700) == -1) {
 		ls_err_sys(err, "state dir %s", r->statedir);
@@ -483,12 +484,12 @@ on_file_end(struct recv *r, struct ls_err *err)
 
 /* Tell the primary, before the ACK, which paths to ship again. */
 static void
-on_skip(const char *path, void *arg)
+on_skip(const char *path, const char *why, void *arg)
 {
 	struct recv	*r = arg;
 
-	log_info("%s: %s did not fit the tree, asking for it again",
-	    r->name, path);
+	log_info("%s: %s did not fit the tree (%s), asking for it again",
+	    r->name, path, why);
 	frame_put_str(&r->obuf, FRAME_SKIPPED, path);
 }
 

@@ -3,10 +3,13 @@
  * journal after a crash at any phase gives the same tree as one run.
  */
 #include <check.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
@@ -315,8 +318,9 @@ START_TEST(test_commit_splits_conflicting_ops_into_phases)
 END_TEST
 
 static void
-collect(const char *path, void *arg)
+collect(const char *path, const char *why, void *arg)
 {
+	(void)why;
 	strcat(arg, path);
 	strcat(arg, ";");
 }
@@ -759,6 +763,62 @@ START_TEST(test_corrupt_journal_is_an_error)
 }
 END_TEST
 
+/*
+ * The stage must be on the upperdir fd's mount, whatever its path now
+ * resolves through: podman bind-mounts its storage dir over itself
+ * while a podman command runs and unmounts it after, so an upperdir
+ * opened during one command and a stage opened by path after it were
+ * on two mounts, and every move into the tree failed (EXDEV). Run in a
+ * private mount namespace (Check forks each test).
+ */
+START_TEST(test_stage_is_on_the_upperdirs_mount)
+{
+	struct journal	*j;
+	struct ls_err	 err;
+	char		 up[160], bystage[192], *s;
+	int		 rfd, sfd, pathfd;
+
+	ck_assert_int_eq(unshare(CLONE_NEWNS), 0);
+	ck_assert_int_eq(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL), 0);
+	snprintf(up, sizeof(up), "%s/upper", top);
+	ck_assert_int_eq(mount(top, top, NULL, MS_BIND, NULL), 0);
+	rfd = open(up, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ne(rfd, -1);
+	ck_assert_int_eq(umount2(top, MNT_DETACH), 0);
+
+	sfd = journal_stage_open(rfd, up, &err);
+	ck_assert_msg(sfd != -1, "%s", err.msg);
+	j = journal_new(rfd, sfd, statedir);
+	s = journal_stage_name(j);
+	put(sfd, s, "moved");
+	journal_move(j, s, "f");
+	ck_assert_msg(journal_commit(j, 2, NULL, NULL, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_str_eq(get(rfd, "f"), "moved");
+
+	/* what opening it by path gave: another mount, no moves */
+	snprintf(bystage, sizeof(bystage), "%s/%s", top, JOURNAL_STAGE_DIR);
+	pathfd = open(bystage, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_ne(pathfd, -1);
+	put(pathfd, s, "by path");
+	ck_assert_int_eq(renameat(pathfd, s, rfd, "g"), -1);
+	ck_assert_int_eq(errno, EXDEV);
+
+	/* an upperdir that is a mount's root: said, not failed later */
+	ck_assert_int_eq(mount(up, up, NULL, MS_BIND, NULL), 0);
+	close(rfd);
+	rfd = open(up, O_RDONLY | O_DIRECTORY);
+	ck_assert_int_eq(journal_stage_open(rfd, up, &err), -1);
+	ck_assert_ptr_nonnull(strstr(err.msg, "is the root of a mount"));
+	umount2(up, MNT_DETACH);
+	free(s);
+	journal_free(j);
+	close(pathfd);
+	close(sfd);
+	close(rfd);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -785,6 +845,7 @@ main(void)
 		test_patch_replayed_equals_patch_once,
 		test_patch_onto_a_linked_file_is_skipped,
 		test_corrupt_journal_is_an_error,
+		test_stage_is_on_the_upperdirs_mount,
 		NULL
 	};
 
