@@ -19,6 +19,13 @@
 #include "xmalloc.h"
 
 #define INDEX_SAVE_EVERY_MS	5000	/* at most one index save per period */
+/*
+ * A skip is a race (the tree changed while the batch read it): shipped
+ * again at once, the path fits. A second batch in a row with skips
+ * means the peer cannot take it: wait before the next, doubling.
+ */
+#define SKIP_BACKOFF_MIN_MS	100
+#define SKIP_BACKOFF_MAX_MS	5000
 
 static struct container *
 container_alloc(const char *name, const char *peer, char *statedir)
@@ -256,6 +263,10 @@ container_has_work(struct container *c, long long now, int max_lag_ms,
 	*deadline = 0;
 	if (c->inflight != NULL || c->rootfd == -1)
 		return 0;
+	if (now < c->held_until) {
+		*deadline = c->held_until;
+		return 0;
+	}
 	index_walk(c->pending, due_one, &d);	/* moves due ones to dirty */
 	*deadline = d.next;
 	return c->rescan || index_count(c->dirty) > 0 ||
@@ -373,6 +384,32 @@ container_diverged(struct container *c, const char *path)
 	mark_dirty(c, path, 1);
 }
 
+static void
+skip_backoff(struct container *c, long long now)
+{
+	long long	 ms = SKIP_BACKOFF_MIN_MS;
+	int		 i;
+
+	if (c->reshipped == 0) {
+		c->skip_streak = 0;
+		c->held_until = 0;
+		return;
+	}
+	if (++c->skip_streak < 2)
+		return;
+	for (i = 2; i < c->skip_streak && ms < SKIP_BACKOFF_MAX_MS; i++)
+		ms *= 2;
+	if (ms > SKIP_BACKOFF_MAX_MS)
+		ms = SKIP_BACKOFF_MAX_MS;
+	c->held_until = now + ms;
+	snprintf(c->last_error, sizeof(c->last_error), "the peer skipped %zu "
+	    "path%s (%s%s) in %d batches in a row: shipping %s again in "
+	    "%lld ms; its log says why", c->reshipped,
+	    c->reshipped == 1 ? "" : "s", c->skipped[0],
+	    c->reshipped > 1 ? ", ..." : "", c->skip_streak,
+	    c->reshipped == 1 ? "it" : "them", ms);
+}
+
 /* The batch in flight is durable on the peer. */
 void
 container_acked(struct container *c, long long now)
@@ -391,6 +428,9 @@ container_acked(struct container *c, long long now)
 		index_del_tree(c->index, c->skipped[i]);
 		mark_dirty(c, c->skipped[i], 1);
 	}
+	c->reshipped = i;
+	c->last_error[0] = '\0';
+	skip_backoff(c, now);
 	strv_free(c->skipped);
 	c->skipped = NULL;
 	c->gen = batch_gen(c->inflight);
@@ -401,7 +441,6 @@ container_acked(struct container *c, long long now)
 	c->last_ack_ms = now;
 	batch_free(c->inflight);
 	c->inflight = NULL;
-	c->last_error[0] = '\0';
 	if (now - c->index_saved_ms >= INDEX_SAVE_EVERY_MS) {
 		if (container_save(c, &err) == -1)
 			snprintf(c->last_error, sizeof(c->last_error), "%s",
@@ -430,6 +469,9 @@ container_lost(struct container *c)
 	}
 	strv_free(c->skipped);
 	c->skipped = NULL;
+	/* a new session opens the tree afresh: it may fit now */
+	c->skip_streak = 0;
+	c->held_until = 0;
 	c->twin_ok = c->owner != NULL;	/* a stream needs no twin */
 	c->opened = 0;
 }

@@ -57,6 +57,9 @@ struct container {
 	char			**skipped;	/* the peer asks for them again */
 	size_t			 deferred;	/* the last ack's batch left these
 						   many files to the next */
+	size_t			 reshipped;	/* and the peer skipped these */
+	int			 skip_streak;	/* acks in a row with skips */
+	long long		 held_until;	/* no cut before (skip backoff) */
 	long long		 inflight_ms;	/* cut time */
 	int			 twin_ok;	/* in this session */
 	int			 twin_refused;	/* the peer refused to create it */

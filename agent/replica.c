@@ -182,7 +182,8 @@ waiters_reached(struct replica *r, struct container *c)
 
 /*
  * The batch just acknowledged left changed files to the next one (to
- * ship them as deltas): who waited for it waits for that one.
+ * ship them as deltas), or the peer skipped some of its paths: who
+ * waited for it waits for the next one.
  */
 static void
 waiters_put_off(struct replica *r, struct container *c)
@@ -206,7 +207,9 @@ on_acked(struct container *c, void *arg)
 	log_info("container %s: generation %" PRIu64 " durable on %s "
 	    "(%" PRIu64 " files, %" PRIu64 " bytes so far, %lld ms)",
 	    c->name, c->gen, c->peer, c->files, c->bytes, c->last_lag_ms);
-	if (c->deferred > 0)
+	if (c->skip_streak >= 2)
+		log_warnx("container %s: %s", c->name, c->last_error);
+	if (c->deferred > 0 || c->reshipped > 0)
 		waiters_put_off(r, c);
 	waiters_reached(r, c);
 }
