@@ -17,16 +17,20 @@ ls_on alpha sync web --wait --timeout 20 >/dev/null || fail "first sync failed"
 sample_start
 wait_for 5 eval '[ "$(wc -l <"$TMP/sample")" -ge 2 ]' || fail "the sampler does not run"
 
-# A change alpha's agent never ships: it is paused while the link goes
-# down and the container writes, then resumes to find the peer gone.
+# A change alpha's agent never ships: it is paused while the container
+# writes and the link goes down, and resumes to find the peer gone.
 # Among it, 8 KiB of the 4 MiB file: the failback must undo them by
-# a patch against alpha's copy, not by sending the file again.
+# a patch against alpha's copy, not by sending the file again. The
+# pause ends as the link goes down: a cut-off host fences itself (its
+# keepalived enters FAULT and the agent demotes it) before the standby
+# takes over, but a frozen agent cannot, and the sampler below would
+# see the service on both (README: an unreachable host is not fenced).
 apid=$(cat "$TMP/alpha.pid")
 kill -STOP "$apid"
-ip -n labnet link set v-alpha down
 "$LAB" exec alpha podman exec web sh -c 'echo diverged >/www/only-alpha; echo alpha-late >/www/index.html
 	dd if=/dev/urandom of=/www/big bs=8k count=1 seek=300 conv=notrunc 2>/dev/null' ||
 	{ kill -CONT "$apid"; fail "cannot write the unshipped change"; }
+ip -n labnet link set v-alpha down
 kill -CONT "$apid"
 
 wait_for 15 eval '[ "$(vip_on)" = beta ] && running beta' || fail "beta did not take over"
