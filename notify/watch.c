@@ -17,6 +17,7 @@
  * that is there again is reported CHANGED after.
  */
 #include <sys/inotify.h>
+#include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
@@ -218,11 +219,18 @@ watch_emit(struct watcher *w, enum watch_kind kind, struct wnode *n,
 	    NULL, is_dir);
 }
 
-/* An entry found by the scan of a new dir. */
+/*
+ * An entry found by the scan of a new dir. A file there may have been
+ * written and closed before the dir's watch existed: no event will
+ * settle it, and as CHANGED it would wait out the caller's max lag. So
+ * it is SETTLED now; a writer still at it is heard closing it (the
+ * watch exists by then), and it ships again.
+ */
 static void
 watch_found(void *arg, struct wroot *r, const char *path, int is_dir)
 {
-	watch_report(arg, WATCH_CHANGED, r, path, NULL, is_dir);
+	watch_report(arg, is_dir ? WATCH_CHANGED : WATCH_SETTLED, r, path,
+	    NULL, is_dir);
 }
 
 /* Keep the first error of this read; the rest of the batch goes on. */
@@ -233,11 +241,19 @@ watch_failed(struct watcher *w)
 	w->err = NULL;
 }
 
+/*
+ * Only a regular file is written after it is made, and settled by its
+ * close: a symlink, a FIFO or a device (an overlayfs whiteout: a lower
+ * file deleted) is whole once made, and no close would come.
+ */
 static void
 watch_created(struct watcher *w, struct wnode *n, const char *name,
     int is_dir)
 {
-	watch_emit(w, WATCH_CHANGED, n, name, is_dir);
+	mode_t	 mode;
+
+	watch_emit(w, !is_dir && wscan_mode(&w->tree, n, name, &mode) == 0 &&
+	    !S_ISREG(mode) ? WATCH_SETTLED : WATCH_CHANGED, n, name, is_dir);
 	if (is_dir && wscan_walk(&w->tree, n->root, n, name, WSCAN_EMIT,
 	    watch_found, w, w->err) == -1)
 		watch_failed(w);

@@ -8,8 +8,12 @@
  * the disk; to that end:
  *  - CHANGED on a dir is about the dir itself; what is in it gets its
  *    own events. A new dir is watched, then scanned, and each entry
- *    found is reported CHANGED, so nothing made before its watch
- *    existed is missed.
+ *    found is reported (a dir CHANGED, anything else SETTLED: no event
+ *    may come to settle it), so nothing made before its watch existed
+ *    is missed, nor kept waiting.
+ *  - SETTLED: ship it now. A regular file closed after writing, or any
+ *    other non-dir just made (a symlink, a whiteout): those are whole
+ *    when made.
  *  - A rename inside one root is one RENAMED (from -> path), for all
  *    below it too. If the replica lacks `from', `path' and all below it
  *    are to be copied as new.

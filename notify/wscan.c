@@ -135,6 +135,17 @@ wscan_present(struct wtree *t, struct wnode *c)
 int
 wscan_lstat(struct wtree *t, struct wnode *parent, const char *name)
 {
+	mode_t	 mode;
+
+	if (wscan_mode(t, parent, name, &mode) == -1)
+		return -1;
+	return S_ISDIR(mode) ? 1 : 0;
+}
+
+int
+wscan_mode(struct wtree *t, struct wnode *parent, const char *name,
+    mode_t *mode)
+{
 	struct stat	 st;
 	int		 pfd, rc;
 
@@ -144,7 +155,8 @@ wscan_lstat(struct wtree *t, struct wnode *parent, const char *name)
 	close(pfd);
 	if (rc == -1)
 		return -1;
-	return S_ISDIR(st.st_mode) ? 1 : 0;
+	*mode = st.st_mode;
+	return 0;
 }
 
 /* A handle to reopen the dir fd later, wherever it has moved to. */

@@ -13,6 +13,8 @@
 #ifndef LS_WSCAN_H
 #define LS_WSCAN_H
 
+#include <sys/types.h>
+
 #include "err.h"
 #include "wtree.h"
 
@@ -29,5 +31,7 @@ int	 wscan_walk(struct wtree *, struct wroot *, struct wnode *,
 int	 wscan_resync(struct wtree *, struct wroot *, int, struct ls_err *);
 int	 wscan_present(struct wtree *, struct wnode *);
 int	 wscan_lstat(struct wtree *, struct wnode *, const char *);
+/* name's st_mode, not following a symlink: 0, or -1 (gone, say) */
+int	 wscan_mode(struct wtree *, struct wnode *, const char *, mode_t *);
 
 #endif

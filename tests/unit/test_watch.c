@@ -398,9 +398,10 @@ START_TEST(test_mkdir_p_then_files_before_read_are_all_reported)
 	ck_assert_int_eq(is_dir_of(wait_for(WATCH_CHANGED, 1, "a")), 1);
 	ck_assert_int_eq(is_dir_of(wait_for(WATCH_CHANGED, 1, "a/b")), 1);
 	ck_assert_int_eq(is_dir_of(wait_for(WATCH_CHANGED, 1, "a/b/c")), 1);
-	ck_assert_int_eq(is_dir_of(wait_for(WATCH_CHANGED, 1, "a/f1")), 0);
-	wait_for(WATCH_CHANGED, 1, "a/b/f2");
-	wait_for(WATCH_CHANGED, 1, "a/b/c/f3");
+	/* files the scan finds are settled: no close may come for them */
+	ck_assert_int_eq(is_dir_of(wait_for(WATCH_SETTLED, 1, "a/f1")), 0);
+	wait_for(WATCH_SETTLED, 1, "a/b/f2");
+	wait_for(WATCH_SETTLED, 1, "a/b/c/f3");
 	wait_nwatches(4);
 	/* ... and the deepest dir is watched from now on. */
 	put(at(r1, "a/b/c/f4"), "4");
@@ -510,7 +511,7 @@ START_TEST(test_dir_made_over_whiteout_as_overlayfs_does_ends_changed)
 	ck_assert_int_eq(log_v[i].kind, WATCH_CHANGED);
 	ck_assert_int_eq(log_v[i].is_dir, 1);
 	ck_assert_uint_gt(last_for(1, "foo/f"), i);
-	ck_assert_int_eq(log_v[last_for(1, "foo/f")].kind, WATCH_CHANGED);
+	ck_assert_int_eq(log_v[last_for(1, "foo/f")].kind, WATCH_SETTLED);
 	ck_assert_uint_eq(watcher_nwatches(w), 2);
 	put(at(r1, "foo/g"), "g");
 	wait_for(WATCH_SETTLED, 1, "foo/g");
@@ -530,7 +531,7 @@ START_TEST(test_exchanged_dirs_report_both_paths_changed)
 	ck_assert_int_eq(log_v[last_for(1, "a")].kind, WATCH_CHANGED);
 	ck_assert_int_eq(log_v[last_for(1, "b")].kind, WATCH_CHANGED);
 	ck_assert_int_ge(find(WATCH_CHANGED, 1, "a/sub"), 0);
-	ck_assert_int_ge(find(WATCH_CHANGED, 1, "b/fa"), 0);
+	ck_assert_int_ge(find(WATCH_SETTLED, 1, "b/fa"), 0);
 	ck_assert_int_eq(find(WATCH_RENAMED, 1, "a"), -1);
 	ck_assert_int_eq(find(WATCH_RENAMED, 1, "b"), -1);
 	ck_assert_uint_eq(watcher_nwatches(w), 4);
@@ -538,6 +539,32 @@ START_TEST(test_exchanged_dirs_report_both_paths_changed)
 	put(at(r1, "b/y"), "y");
 	wait_for(WATCH_SETTLED, 1, "a/sub/x");
 	wait_for(WATCH_SETTLED, 1, "b/y");
+}
+END_TEST
+
+/*
+ * Only a regular file waits for its close: a symlink or an overlayfs
+ * whiteout (a char device 0/0, what deleting a lower file leaves) is
+ * whole when made, and settled at once.
+ */
+START_TEST(test_non_regular_files_are_settled_when_made)
+{
+	int	 fd;
+
+	start();
+	add_root(1, r1);
+	ck_assert_int_eq(symlink("target", at(r1, "ln")), 0);
+	ck_assert_int_eq(mknod(at(r1, "wh"), S_IFCHR, makedev(0, 0)), 0);
+	wait_for(WATCH_SETTLED, 1, "ln");
+	wait_for(WATCH_SETTLED, 1, "wh");
+	/* a regular file is not settled by its creation: by its close */
+	ck_assert_int_ne(fd = open(at(r1, "reg"), O_WRONLY | O_CREAT, 0644),
+	    -1);
+	sentinel(1, r1);
+	ck_assert_int_ge(find(WATCH_CHANGED, 1, "reg"), 0);
+	ck_assert_int_eq(find(WATCH_SETTLED, 1, "reg"), -1);
+	close(fd);
+	wait_for(WATCH_SETTLED, 1, "reg");
 }
 END_TEST
 
@@ -583,8 +610,8 @@ START_TEST(test_move_into_tree_gives_changed_and_scans_dirs)
 	ck_assert_int_eq(is_dir_of(wait_for(WATCH_CHANGED, 1, "dir")), 1);
 	ck_assert_int_eq(is_dir_of(wait_for(WATCH_CHANGED, 1, "dir/sub")),
 	    1);
-	wait_for(WATCH_CHANGED, 1, "dir/sub/z");
-	ck_assert_int_eq(is_dir_of(wait_for(WATCH_CHANGED, 1, "wh")), 0);
+	wait_for(WATCH_SETTLED, 1, "dir/sub/z");
+	ck_assert_int_eq(is_dir_of(wait_for(WATCH_SETTLED, 1, "wh")), 0);
 	ck_assert_uint_eq(watcher_nwatches(w), 3);
 	put(at(r1, "dir/sub/w"), "w");
 	wait_for(WATCH_SETTLED, 1, "dir/sub/w");
@@ -631,7 +658,7 @@ START_TEST(test_symlink_to_dir_outside_root_is_not_followed)
 	mk(at(r1, "sw"));
 	ck_assert_int_eq(rmdir(at(r1, "sw")), 0);
 	ck_assert_int_eq(symlink(out, at(r1, "sw")), 0);
-	ck_assert_int_eq(is_dir_of(wait_for(WATCH_CHANGED, 1, "link2")), 0);
+	ck_assert_int_eq(is_dir_of(wait_for(WATCH_SETTLED, 1, "link2")), 0);
 	put(at(out, "f"), "f");
 	sentinel(1, r1);
 	ck_assert_int_eq(seen_under(1, "link/"), 0);
@@ -651,8 +678,8 @@ START_TEST(test_two_roots_are_kept_apart)
 	mk(at(r2, "d"));
 	put(at(r2, "d/b"), "b");
 	wait_for(WATCH_SETTLED, 1, "a");
-	/* Made before d's watch: found by its scan, so CHANGED only. */
-	wait_for(WATCH_CHANGED, 2, "d/b");
+	/* Made before d's watch: found by its scan, and settled. */
+	wait_for(WATCH_SETTLED, 2, "d/b");
 	ck_assert_int_eq(find(WATCH_CHANGED, 2, "a"), -1);
 	ck_assert_int_eq(find(WATCH_CHANGED, 1, "d/b"), -1);
 	/* Across roots a rename is a removal here and a creation there. */
@@ -803,7 +830,7 @@ START_TEST(test_free_releases_every_fd)
 	add_root(2, r2);
 	mk(at(r1, "a/b"));
 	put(at(r1, "a/b/f"), "f");
-	wait_for(WATCH_CHANGED, 1, "a/b/f");
+	wait_for(WATCH_SETTLED, 1, "a/b/f");
 	watcher_remove_root(w, 2);
 	ck_assert_int_eq(count_fds(), before + 2);	/* inotify, root 1 */
 	watcher_free(w);
@@ -1342,6 +1369,7 @@ main(void)
 	T(test_dir_renamed_over_empty_dir_keeps_watching);
 	T(test_dir_made_over_whiteout_as_overlayfs_does_ends_changed);
 	T(test_exchanged_dirs_report_both_paths_changed);
+	T(test_non_regular_files_are_settled_when_made);
 	T(test_move_out_of_tree_gives_removed);
 	T(test_move_into_tree_gives_changed_and_scans_dirs);
 	T(test_delete_file_gives_removed);
