@@ -2,6 +2,7 @@
  * digest: see digest.h. libxxhash's XXH3-128, fed by pread.
  */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -71,6 +72,69 @@ update_span(XXH3_state_t *st, int fd, uint64_t off, uint64_t len)
 	return 0;
 }
 
+struct digest_run {
+	XXH3_state_t	*st;
+	uint64_t	 len;
+};
+
+struct digest_run *
+digest_run_new(void)
+{
+	struct digest_run	*run;
+
+	if ((run = calloc(1, sizeof(*run))) == NULL)
+		return NULL;
+	if ((run->st = state_new()) == NULL) {
+		free(run);
+		return NULL;
+	}
+	digest_run_reset(run);
+	return run;
+}
+
+void
+digest_run_free(struct digest_run *run)
+{
+	if (run == NULL)
+		return;
+	XXH3_freeState(run->st);
+	free(run);
+}
+
+void
+digest_run_reset(struct digest_run *run)
+{
+	(void)XXH3_128bits_reset(run->st);
+	run->len = 0;
+}
+
+int
+digest_run_extend(struct digest_run *run, int fd, uint64_t len)
+{
+	if (len < run->len) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (update_span(run->st, fd, run->len, len - run->len) == -1) {
+		digest_run_reset(run);
+		return -1;
+	}
+	run->len = len;
+	return 0;
+}
+
+uint64_t
+digest_run_len(const struct digest_run *run)
+{
+	return run->len;
+}
+
+void
+digest_run_sum(const struct digest_run *run, unsigned char *md)
+{
+	put_sum(md, XXH3_128bits_digest(run->st));
+}
+
 int
 digest_ranges(int fd, const struct frame_range *rg, size_t nrg,
     unsigned char *md)
@@ -90,6 +154,12 @@ digest_ranges(int fd, const struct frame_range *rg, size_t nrg,
 out:
 	XXH3_freeState(st);
 	return r;
+}
+
+void
+digest_mem(const void *p, size_t len, unsigned char *md)
+{
+	put_sum(md, XXH3_128bits(p, len));
 }
 
 int

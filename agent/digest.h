@@ -37,10 +37,30 @@
  * with errno: EIO if fd holds fewer bytes. */
 int		 digest_prefix(int fd, uint64_t len, unsigned char *md);
 
+/* Digest of len bytes at p into md. */
+void		 digest_mem(const void *p, size_t len, unsigned char *md);
+
 /* Digest of the bytes of fd's ranges, one after the other, into md
  * (DIGEST_SUM_LEN bytes); errors as digest_prefix(). */
 int		 digest_ranges(int fd, const struct frame_range *, size_t,
 		    unsigned char *md);
+
+/*
+ * A prefix digest that grows with its file: the digest of the first
+ * len bytes, extended by the bytes that follow without reading the
+ * first ones again. What digest_prefix() gives for the same bytes.
+ */
+struct digest_run;
+
+struct digest_run *digest_run_new(void);	/* NULL, errno ENOMEM */
+void		 digest_run_free(struct digest_run *);
+/* Start again from no bytes. */
+void		 digest_run_reset(struct digest_run *);
+/* Feed fd's bytes from run's length up to len; errors as digest_prefix(),
+ * the run then reset. */
+int		 digest_run_extend(struct digest_run *, int fd, uint64_t len);
+uint64_t	 digest_run_len(const struct digest_run *);
+void		 digest_run_sum(const struct digest_run *, unsigned char *md);
 
 /* The smallest block length that cuts size bytes into at most
  * FRAME_MAX_BLOCKS blocks; 0 if none can. */

@@ -97,11 +97,12 @@ out:
  * write_durably() costs two (the file, then the directory for the
  * rename). The text must fit in one disk sector (512 bytes), whose
  * write is all or nothing, so a crash leaves the old text or the new.
- * A missing file is made with write_durably().
+ * A missing file is made with write_durably(). Without flush, the caller
+ * has the text redone after a crash (the small-file log's generation).
  */
 int
 write_small_in_place(const char *dir, const char *name, const struct buf *data,
-    struct ls_err *err)
+    int flush, struct ls_err *err)
 {
 	char	*path = xasprintf("%s/%s", dir, name);
 	int	 fd, r = -1;
@@ -119,7 +120,8 @@ write_small_in_place(const char *dir, const char *name, const struct buf *data,
 		goto out;
 	}
 	if (pwrite(fd, data->data, data->len, 0) != (ssize_t)data->len ||
-	    ftruncate(fd, (off_t)data->len) == -1 || flush_data(fd) == -1)
+	    ftruncate(fd, (off_t)data->len) == -1 ||
+	    (flush && flush_data(fd) == -1))
 		ls_err_sys(err, "%s: write", path);
 	else
 		r = 0;

@@ -12,7 +12,7 @@ int	mkdir_parent(const char *path);
 int	write_durably(const char *dir, const char *name, const struct buf *,
 	    struct ls_err *);
 int	write_small_in_place(const char *dir, const char *name,
-	    const struct buf *, struct ls_err *);
+	    const struct buf *, int flush, struct ls_err *);
 int	read_whole(const char *dir, const char *name, struct buf *,
 	    struct ls_err *);
 int	read_fd(int fd, struct buf *);

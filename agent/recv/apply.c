@@ -251,6 +251,18 @@ apply_note_dir(struct apply *ap, int fd)
 	dirty_add(ap, fd);
 }
 
+void
+apply_drop(struct apply *ap)
+{
+	size_t	 i;
+
+	for (i = 0; i < ap->ndirty; i++)
+		close(ap->dirty[i].fd);
+	ap->ndirty = 0;
+	ap->root_dirty = 0;
+	ap->sync_all = 0;
+}
+
 int
 apply_sync(struct apply *ap, struct ls_err *err)
 {

@@ -114,6 +114,8 @@ int		 apply_remove(struct apply *, const char *, struct ls_err *);
 int		 apply_rename(struct apply *, const char *from,
 		    const char *to, struct ls_err *);
 int		 apply_sync(struct apply *, struct ls_err *);
+/* Forget what awaits apply_sync(), unflushed: a log made it durable. */
+void		 apply_drop(struct apply *);
 
 int		 apply_sweep_temps(int rootfd, struct ls_err *);
 int		 xattr_copyable(const char *name);

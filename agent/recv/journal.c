@@ -408,9 +408,12 @@ misfit(int e)
 	    e == EISDIR || e == ENOTEMPTY || e == EEXIST || e == EINVAL;
 }
 
-/* Run the phases after the first `done`, each made durable and counted. */
+/*
+ * Run the phases after the first `done`, each made durable and counted;
+ * or, for a batch the small-file log redoes (!durable), none of that.
+ */
 static int
-run_phases(struct journal *j, int done, struct ls_err *err)
+run_phases(struct journal *j, int done, int durable, struct ls_err *err)
 {
 	struct apply	*ap;
 	struct jop	*op;
@@ -422,7 +425,8 @@ run_phases(struct journal *j, int done, struct ls_err *err)
 		if (op->kind == JOP_PHASE) {
 			/* the sync forgets the dirs noted; so does the cache */
 			journal_forget_parent(j);
-			if (phase > done && (apply_sync(ap, err) == -1 ||
+			if (durable && phase > done &&
+			    (apply_sync(ap, err) == -1 ||
 			    write_done(j->statedir, phase, err) == -1)) {
 				r = -1;
 				break;
@@ -441,21 +445,21 @@ run_phases(struct journal *j, int done, struct ls_err *err)
 		}
 	}
 	journal_forget_parent(j);
-	if (r == 0 && phase > done && apply_sync(ap, err) == -1)
+	if (durable && r == 0 && phase > done && apply_sync(ap, err) == -1)
 		r = -1;
 	apply_free(ap);
 	return r;
 }
 
 static int
-write_gen(const char *statedir, uint64_t gen, struct ls_err *err)
+write_gen(const char *statedir, uint64_t gen, int durable, struct ls_err *err)
 {
 	struct buf	 b;
 	int		 r;
 
 	buf_init(&b);
 	buf_addf(&b, "%" PRIu64 "\n", gen);
-	r = write_small_in_place(statedir, "gen", &b, err);
+	r = write_small_in_place(statedir, "gen", &b, durable, err);
 	buf_release(&b);
 	return r;
 }
@@ -567,8 +571,8 @@ journal_commit(struct journal *j, uint64_t gen, journal_skip_cb *skip,
 	no_file = (op != NULL && op->kind == JOP_MOVE) ||
 	    (j->in_stage && j->in_stage_gen == gen);
 	if ((!no_file && write_durably(j->statedir, "journal", &b,
-	    err) == -1) || run_phases(j, 0, err) == -1 ||
-	    write_gen(j->statedir, gen, err) == -1)
+	    err) == -1) || run_phases(j, 0, 1, err) == -1 ||
+	    write_gen(j->statedir, gen, 1, err) == -1)
 		goto out;
 	unlink_journal(j->statedir);
 	/* Skipped moves leave their entries behind in the stage. */
@@ -579,6 +583,36 @@ out:
 	j->nops = 0;
 	j->planned = j->in_stage = 0;
 	return r;
+}
+
+int
+journal_commit_logged(struct journal *j, uint64_t gen, journal_skip_cb *skip,
+    void *arg, struct ls_err *err)
+{
+	int	 r;
+
+	if (!j->planned)
+		plan_phases(&j->ops);
+	j->planned = 1;
+	if ((r = wal_log(j, gen, err)) != 1)
+		return r;	/* 0: the ops stay for journal_commit() */
+	j->skip = skip;
+	j->skip_arg = arg;
+	/* an I/O error here leaves the record to redo it */
+	if (run_phases(j, 0, 0, err) == -1 ||
+	    write_gen(j->statedir, gen, 0, err) == -1 ||
+	    journal_clear_stage(j->stagefd, err) == -1)
+		r = -1;
+	ops_clear(&j->ops);
+	j->nops = 0;
+	j->planned = j->in_stage = 0;
+	return r;
+}
+
+int
+journal_wal_checkpoint(int rootfd, const char *statedir, struct ls_err *err)
+{
+	return wal_checkpoint(rootfd, statedir, err);
 }
 
 /*
@@ -680,8 +714,8 @@ finish_text(struct journal *j, char *text, int done, uint64_t *gen,
 	if ((complete = parse(text, &j->ops, &jgen, err)) == -1)
 		r = -1;
 	else if (complete == 1 && jgen > *gen &&
-	    (r = run_phases(j, done, err)) == 0 &&
-	    (r = write_gen(j->statedir, jgen, err)) == 0)
+	    (r = run_phases(j, done, 1, err)) == 0 &&
+	    (r = write_gen(j->statedir, jgen, 1, err)) == 0)
 		*gen = jgen;
 	ops_clear(&j->ops);
 	return r;
@@ -812,6 +846,8 @@ journal_recover(int rootfd, int stagefd, const char *statedir, uint64_t *gen,
 	}
 	if (r == 0)
 		r = apply_sweep_temps(rootfd, err);
+	if (r == 0)
+		r = wal_replay(rootfd, stagefd, statedir, gen, err);
 	return r;
 }
 
@@ -820,9 +856,12 @@ void
 journal_forget(const char *statedir)
 {
 	char	*gen = xasprintf("%s/gen", statedir);
+	char	*wal = xasprintf("%s/wal", statedir);
 
 	unlink_journal(statedir);
 	unlink(gen);
+	unlink(wal);
+	free(wal);
 	rmdir(statedir);
 	free(gen);
 }

@@ -37,6 +37,19 @@
  * so the primary ships it again; otherwise one racing container could
  * wedge its twin on a journal that can never finish. I/O errors stay
  * fatal: the journal is kept and finished later.
+ *
+ * The small-file log (journal_wal.c). A batch whose operations all move
+ * a staged regular file into place (one link, no xattrs, none over
+ * JOURNAL_WAL_FILE_MAX, JOURNAL_WAL_BATCH_MAX in all: new and rewritten
+ * small files, the usual batch) commits with journal_commit_logged():
+ * one record holding all its files' bytes and metadata is appended to
+ * the twin's log (state dir, "wal") and flushed, one flush where steps
+ * 1 to 4 cost three or more; then its files move into place and the
+ * generation is rewritten, unflushed: the record redoes them after a
+ * crash. Before any other batch commits, journal_wal_checkpoint() makes
+ * the tree durable (one syncfs) and empties the log, so that the log
+ * only ever redoes whole files over the tree's last flush, never under
+ * a later batch; so does a log past JOURNAL_WAL_MAX.
  * After a crash, journal_recover() finishes a journal that has its END
  * line (from the first unfinished phase) or, if it has none, discards
  * the stage: the twin holds the last committed batch, whole. A journal
@@ -58,6 +71,9 @@
 #define JOURNAL_XATTR		"trusted.layersync.journal"
 #define JOURNAL_XATTR_MAX	4000
 #define JOURNAL_SUM_XATTR	"trusted.layersync.sum"
+#define JOURNAL_WAL_FILE_MAX	(256 * 1024)
+#define JOURNAL_WAL_BATCH_MAX	(4 * 1024 * 1024)
+#define JOURNAL_WAL_MAX		(32 * 1024 * 1024)
 
 struct journal;
 
@@ -85,6 +101,12 @@ typedef void	journal_skip_cb(const char *path, const char *why, void *);
 void		 journal_prepare(struct journal *, uint64_t gen);
 int		 journal_commit(struct journal *, uint64_t gen,
 		    journal_skip_cb *, void *, struct ls_err *);
+/* 1 committed through the log, 0 not a batch for it (commit it with
+ * journal_commit() after journal_wal_checkpoint()), -1 error. */
+int		 journal_commit_logged(struct journal *, uint64_t gen,
+		    journal_skip_cb *, void *, struct ls_err *);
+int		 journal_wal_checkpoint(int rootfd, const char *statedir,
+		    struct ls_err *);
 int		 journal_stage_open(int rootfd, const char *upperdir,
 		    struct ls_err *);
 int		 journal_committed(const char *statedir, uint64_t *gen,

@@ -33,6 +33,7 @@
 #include "mounts.h"
 #include "proc.h"
 #include "recv.h"
+#include "prefix_memo.h"
 #include "recv_int.h"
 #include "runtime.h"
 #include "source.h"
@@ -57,9 +58,44 @@ recv_flush(struct recv *r, struct ls_err *err)
 }
 
 static void
+appended_clear(struct recv *r)
+{
+	size_t	 i;
+
+	for (i = 0; i < r->nappended; i++)
+		free(r->appended[i].path);
+	free(r->appended);
+	r->appended = NULL;
+	r->nappended = 0;
+}
+
+/*
+ * Leave the tree durable and the small-file log empty, under the twin's
+ * lock (another session may be logging into it). A failure is only
+ * logged: the next OPEN or a promote replays the log.
+ */
+static void
+wal_settle(struct recv *r)
+{
+	struct ls_err	 err;
+	int		 lock;
+
+	if (r->journal == NULL || r->ckpt || !r->conf->fsync)
+		return;
+	if ((lock = twin_lock(r->twindir, &err)) == -1 ||
+	    journal_wal_checkpoint(r->rootfd, r->statedir, &err) == -1)
+		log_warnx("%s: %s", r->name, err.msg);
+	if (lock != -1)
+		close(lock);
+}
+
+static void
 close_container(struct recv *r)
 {
+	wal_settle(r);
 	recv_close_patch(r);
+	appended_clear(r);
+	prefix_memo_clear(r->memo);
 	if (r->file != NULL) {
 		apply_file_abort(r->file);
 		r->file = NULL;
@@ -467,10 +503,14 @@ on_file_end(struct recv *r, struct ls_err *err)
 	}
 	rc = apply_file_commit(r->file, err);
 	r->file = NULL;
-	if (rc == 0 && r->file_append)
+	if (rc == 0 && r->file_append) {
 		journal_append(r->journal, r->file_staged, r->file_path,
 		    r->file_append_at);
-	else if (rc == 0 && r->file_patch)
+		r->appended = xreallocarray(r->appended, r->nappended + 1,
+		    sizeof(*r->appended));
+		r->appended[r->nappended].path = xstrdup(r->file_path);
+		r->appended[r->nappended++].at = r->file_append_at;
+	} else if (rc == 0 && r->file_patch)
 		journal_patch(r->journal, r->file_staged, r->file_path,
 		    r->ranges, r->nranges);
 	else if (rc == 0)
@@ -517,8 +557,9 @@ overtaken(struct recv *r, struct ls_err *err)
 static int
 on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 {
-	int		 lock, rc;
 	long long	 t0 = loop_now_ms();
+	size_t		 i;
+	int		 lock, rc;
 
 	if (r->journal == NULL || r->file != NULL) {
 		ls_err_set(err, "COMMIT out of order");
@@ -545,11 +586,26 @@ on_commit(struct recv *r, uint64_t gen, struct ls_err *err)
 	if (primary_here(r, err) || overtaken(r, err))
 		rc = -1;
 	else {
+		for (i = 0; i < r->nappended; i++)
+			prefix_memo_before(r->memo, r->rootfd,
+			    r->appended[i].path, r->appended[i].at);
 		/* before the stage's flush: it may carry the journal */
 		journal_prepare(r->journal, gen);
-		rc = apply_sync(r->stage, err) == -1 ? -1 :
-		    journal_commit(r->journal, gen, on_skip, r, err);
+		rc = r->conf->fsync && !r->ckpt ? journal_commit_logged(
+		    r->journal, gen, on_skip, r, err) : 0;
+		if (rc == 1) {
+			apply_drop(r->stage);	/* the log holds it */
+			rc = 0;
+		} else if (rc == 0)
+			rc = journal_wal_checkpoint(r->rootfd, r->statedir,
+			    err) == -1 || apply_sync(r->stage, err) == -1 ?
+			    -1 : journal_commit(r->journal, gen, on_skip, r,
+			    err);
+		for (i = 0; i < r->nappended; i++)
+			prefix_memo_after(r->memo, r->rootfd,
+			    r->appended[i].path);
 	}
+	appended_clear(r);
 	close(lock);
 	if (rc == -1)
 		return -1;
@@ -734,6 +790,7 @@ recv_serve(const struct conf *conf, int in, int out)
 	r.basis.fd = -1;
 	r.loader_fd = -1;
 	r.mounts = mounts_new();
+	r.memo = prefix_memo_new();
 	for (;;) {
 		while ((d = frame_decode((uint8_t *)ibuf.data, ibuf.len, &f,
 		    &used, &err)) == 1) {
@@ -764,6 +821,7 @@ out:
 	close_container(&r);
 	forget_twins(&r);
 	mounts_free(r.mounts);
+	prefix_memo_free(r.memo);
 	free(r.peer_node);
 	recv_stop_loader(&r);
 	twin_spec_clear(&r.pending);

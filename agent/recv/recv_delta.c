@@ -21,6 +21,7 @@
 #include "log.h"
 #include "source.h"
 #include "recv.h"
+#include "prefix_memo.h"
 #include "recv_int.h"
 #include "xmalloc.h"
 
@@ -202,7 +203,8 @@ recv_on_prefixreq(struct recv *r, const struct frame *f, struct ls_err *err)
 	    fd_has_copyable_xattrs(se.fd) != 0) {
 		frame_put_bytes(&r->obuf, FRAME_PREFIX, NULL, 0);
 		rc = 0;
-	} else if (digest_prefix(se.fd, f->u.prefix.len, md) == -1)
+	} else if (prefix_memo_digest(r->memo, path, se.fd, &se.st,
+	    f->u.prefix.len, md) == -1)
 		ls_err_sys(err, "%s: digest of its %" PRIu64 " bytes", path,
 		    f->u.prefix.len);
 	else {

@@ -20,6 +20,7 @@ struct delta_job;
 struct journal;
 
 struct mounts;
+struct prefix_memo;
 
 struct recv {
 	const struct conf	*conf;
@@ -32,6 +33,13 @@ struct recv {
 	char			*statedir;	/* its journal and generation */
 	char			*twindir;	/* holds the twin's lock */
 	struct mounts		*mounts;	/* is a twin running? */
+	struct prefix_memo	*memo;		/* growing files' digests */
+	/* The batch's appends: their files' digests follow them. */
+	struct recv_append {
+		char		*path;
+		uint64_t	 at;
+	}			*appended;
+	size_t			 nappended;
 	uint64_t		 received;	/* bytes from the primary, for
 						   a debugger: compare with its
 						   `status` */

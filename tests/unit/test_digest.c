@@ -149,6 +149,34 @@ START_TEST(test_block_len_grows_with_the_file)
 }
 END_TEST
 
+/* A run extended in steps sums what digest_prefix() sums at each length. */
+START_TEST(test_a_run_extended_equals_the_prefix_digest)
+{
+	static const uint64_t	 steps[] = { 0, 1, 4096, 262144, 262145,
+					    700001, 1000000 };
+	unsigned char		 a[FRAME_DIGEST_LEN], b[FRAME_DIGEST_LEN];
+	struct digest_run	*run = digest_run_new();
+	size_t			 i;
+
+	ck_assert_ptr_nonnull(run);
+	fill(1000000);
+	for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+		ck_assert_int_eq(digest_run_extend(run, fd, steps[i]), 0);
+		ck_assert_uint_eq(digest_run_len(run), steps[i]);
+		digest_run_sum(run, a);
+		ck_assert_int_eq(digest_prefix(fd, steps[i], b), 0);
+		ck_assert_mem_eq(a, b, sizeof(a));
+	}
+	/* shorter than the run: refused; past the end: EIO, run reset */
+	ck_assert_int_eq(digest_run_extend(run, fd, 10), -1);
+	ck_assert_int_eq(errno, EINVAL);
+	ck_assert_int_eq(digest_run_extend(run, fd, 1000001), -1);
+	ck_assert_int_eq(errno, EIO);
+	ck_assert_uint_eq(digest_run_len(run), 0);
+	digest_run_free(run);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -158,6 +186,7 @@ main(void)
 		test_big_blocks_are_summed_across_reads,
 		test_sums_that_do_not_fit_are_refused,
 		test_block_len_grows_with_the_file,
+		test_a_run_extended_equals_the_prefix_digest,
 		NULL
 	};
 

@@ -229,7 +229,6 @@ START_TEST(test_partial_journal_is_discarded)
 	    "MOVE 00000001 f\n");
 	ck_assert_uint_eq(recover(), 3);
 	ck_assert_str_eq(get(rootfd, "f"), "before");
-	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
 	ck_assert_int_eq(faccessat(stagefd, ".layersync.tmp.0123456789abcdef",
 	    F_OK, 0), -1);
 	ck_assert_int_eq(faccessat(rootfd, "../state/journal", F_OK, 0), -1);
@@ -520,21 +519,18 @@ START_TEST(test_journal_on_the_stage_is_finished)
 	put_state("gen", "1\n");
 	ck_assert_uint_eq(recover(), 2);
 	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 2\n");
-	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
 
 	put(rootfd, "log", "line 1\nline 9\n");	/* batch 3 changed it */
 	stage_record("00000001", "line 2\n", "line 2\n", journal);
 	put_state("gen", "3\n");
 	ck_assert_uint_eq(recover(), 3);
 	ck_assert_str_eq(get(rootfd, "log"), "line 1\nline 9\n");
-	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
 
 	put(rootfd, "log", "line 1\n");
 	stage_record("00000001", "li", "line 2\n", journal);	/* torn */
 	put_state("gen", "1\n");
 	ck_assert_uint_eq(recover(), 1);
 	ck_assert_str_eq(get(rootfd, "log"), "line 1\n");
-	ck_assert_int_eq(faccessat(stagefd, "00000001", F_OK, 0), -1);
 
 	/* a stale one beside the live one, in either readdir order */
 	stage_record("00000001", "stale", "stale", "layersync-journal 1 1\n"
@@ -819,6 +815,153 @@ START_TEST(test_stage_is_on_the_upperdirs_mount)
 }
 END_TEST
 
+/* Stage each of the n names with its text and journal its move. */
+static void
+stage_moves(struct journal *j, const char *const *names,
+    const char *const *texts, size_t n)
+{
+	size_t	 i;
+	char	*s;
+
+	for (i = 0; i < n; i++) {
+		s = journal_stage_name(j);
+		put(stagefd, s, texts[i]);
+		ck_assert_int_eq(fchmodat(stagefd, s, 0640, 0), 0);
+		journal_move(j, s, names[i]);
+		free(s);
+	}
+}
+
+static off_t
+wal_size(void)
+{
+	struct stat	 st;
+	char		 p[160];
+
+	snprintf(p, sizeof(p), "%s/wal", statedir);
+	return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+static void
+set_gen(const char *text)
+{
+	char	 p[160];
+
+	snprintf(p, sizeof(p), "%s/gen", statedir);
+	unlink(p);
+	put_state("gen", text);
+}
+
+/*
+ * A batch of small new files commits through the log: in place at once,
+ * the generation written, one record in the log. If the crash loses
+ * the moves and the generation (the log alone was flushed), recovery
+ * puts each file back whole, with its mode, and the log is emptied.
+ */
+START_TEST(test_logged_batch_is_redone_from_the_log)
+{
+	static const char *const names[] = { "a", "b", "c" };
+	static const char *const texts[] = { "alpha", "", "gamma\n" };
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	struct stat	 st;
+	size_t		 i;
+
+	stage_moves(j, names, texts, 3);
+	ck_assert_int_eq(journal_commit_logged(j, 5, NULL, NULL, &err), 1);
+	for (i = 0; i < 3; i++)
+		ck_assert_str_eq(get(rootfd, names[i]), texts[i]);
+	ck_assert_int_gt(wal_size(), 0);
+
+	/* the crash kept the log only */
+	for (i = 0; i < 3; i++)
+		ck_assert_int_eq(unlinkat(rootfd, names[i], 0), 0);
+	set_gen("4\n");
+	ck_assert_uint_eq(recover(), 5);
+	for (i = 0; i < 3; i++) {
+		ck_assert_str_eq(get(rootfd, names[i]), texts[i]);
+		ck_assert_int_eq(fstatat(rootfd, names[i], &st, 0), 0);
+		ck_assert_uint_eq(st.st_mode & 07777, 0640);
+	}
+	ck_assert_int_eq(wal_size(), 0);
+	/* recovering again changes nothing */
+	ck_assert_uint_eq(recover(), 5);
+	journal_free(j);
+}
+END_TEST
+
+/*
+ * A record torn by the crash (the batch was never acknowledged) is
+ * ignored, with what follows it; the records before it are redone.
+ */
+START_TEST(test_torn_record_ends_the_log)
+{
+	static const char *const n1[] = { "x" }, *const t1[] = { "one" };
+	static const char *const n2[] = { "y" }, *const t2[] = { "two" };
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	char		 p[160];
+	off_t		 first;
+
+	stage_moves(j, n1, t1, 1);
+	ck_assert_int_eq(journal_commit_logged(j, 5, NULL, NULL, &err), 1);
+	first = wal_size();
+	stage_moves(j, n2, t2, 1);
+	ck_assert_int_eq(journal_commit_logged(j, 6, NULL, NULL, &err), 1);
+	snprintf(p, sizeof(p), "%s/wal", statedir);
+	ck_assert_int_eq(truncate(p, wal_size() - 2), 0);
+	unlinkat(rootfd, "x", 0);
+	unlinkat(rootfd, "y", 0);
+	set_gen("4\n");
+	ck_assert_uint_eq(recover(), 5);
+	ck_assert_str_eq(get(rootfd, "x"), "one");
+	ck_assert_ptr_null(get(rootfd, "y"));
+	ck_assert_int_gt(first, 0);
+	journal_free(j);
+}
+END_TEST
+
+/*
+ * Only moves of small regular files go to the log: a batch that also
+ * removes, or moves a bigger file, is left to journal_commit(), after
+ * a checkpoint that flushes the tree and empties the log.
+ */
+START_TEST(test_other_batches_are_not_logged)
+{
+	static const char *const n1[] = { "f" }, *const t1[] = { "small" };
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	char		*s, *big = malloc(JOURNAL_WAL_FILE_MAX + 2);
+
+	stage_moves(j, n1, t1, 1);
+	ck_assert_int_eq(journal_commit_logged(j, 2, NULL, NULL, &err), 1);
+	ck_assert_int_gt(wal_size(), 0);
+
+	stage_moves(j, n1, t1, 1);
+	journal_remove(j, "gone");
+	ck_assert_int_eq(journal_commit_logged(j, 3, NULL, NULL, &err), 0);
+	ck_assert_msg(journal_wal_checkpoint(rootfd, statedir, &err) == 0,
+	    "%s", err.msg);
+	ck_assert_int_eq(wal_size(), 0);
+	ck_assert_msg(journal_commit(j, 3, NULL, NULL, &err) == 0, "%s",
+	    err.msg);
+
+	memset(big, 'b', JOURNAL_WAL_FILE_MAX + 1);
+	big[JOURNAL_WAL_FILE_MAX + 1] = '\0';
+	s = journal_stage_name(j);
+	put(stagefd, s, big);
+	journal_move(j, s, "big");
+	ck_assert_int_eq(journal_commit_logged(j, 4, NULL, NULL, &err), 0);
+	ck_assert_msg(journal_commit(j, 4, NULL, NULL, &err) == 0, "%s",
+	    err.msg);
+	ck_assert_int_eq(wal_size(), 0);
+	ck_assert_uint_eq(recover(), 4);
+	free(s);
+	free(big);
+	journal_free(j);
+}
+END_TEST
+
 int
 main(void)
 {
@@ -846,6 +989,9 @@ main(void)
 		test_patch_onto_a_linked_file_is_skipped,
 		test_corrupt_journal_is_an_error,
 		test_stage_is_on_the_upperdirs_mount,
+		test_logged_batch_is_redone_from_the_log,
+		test_torn_record_ends_the_log,
+		test_other_batches_are_not_logged,
 		NULL
 	};
 
