@@ -6,6 +6,7 @@
 
 struct buf;
 struct ls_err;
+struct stat;
 
 int	mkdir_p(const char *path, mode_t mode);
 int	mkdir_parent(const char *path);
@@ -20,5 +21,7 @@ char	*read_small(const char *dir, const char *name, struct ls_err *);
 int	write_line(const char *dir, const char *name, const char *text,
 	    struct ls_err *);
 char	*read_line(const char *dir, const char *name);
+/* Do two stats say the same file, unchanged (inode, size, mtime, ctime)? */
+int	stat_unchanged(const struct stat *, const struct stat *);
 
 #endif

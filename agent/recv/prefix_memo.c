@@ -11,6 +11,7 @@
 
 #include "beneath.h"
 #include "digest.h"
+#include "fsutil.h"
 #include "prefix_memo.h"
 #include "xmalloc.h"
 
@@ -18,10 +19,7 @@
 
 struct memo_entry {
 	char			*path;		/* NULL: a free slot */
-	dev_t			 dev;
-	ino_t			 ino;
-	off_t			 size;
-	struct timespec		 mtime, ctime;
+	struct stat		 st;		/* the file as last seen */
 	struct digest_run	*run;		/* the file's first run->len bytes */
 	uint64_t		 used;		/* the memo's clock at last use */
 	int			 held;		/* prefix_memo_before() found it
@@ -86,31 +84,6 @@ find(struct prefix_memo *m, const char *path)
 	return NULL;
 }
 
-static int
-same_time(const struct timespec *a, const struct timespec *b)
-{
-	return a->tv_sec == b->tv_sec && a->tv_nsec == b->tv_nsec;
-}
-
-/* Is st the file the entry last saw? */
-static int
-same_file(const struct memo_entry *e, const struct stat *st)
-{
-	return e->dev == st->st_dev && e->ino == st->st_ino &&
-	    e->size == st->st_size && same_time(&e->mtime, &st->st_mtim) &&
-	    same_time(&e->ctime, &st->st_ctim);
-}
-
-static void
-take_stat(struct memo_entry *e, const struct stat *st)
-{
-	e->dev = st->st_dev;
-	e->ino = st->st_ino;
-	e->size = st->st_size;
-	e->mtime = st->st_mtim;
-	e->ctime = st->st_ctim;
-}
-
 /* path's entry, or a slot made for it (the least recently used one). */
 static struct memo_entry *
 slot_for(struct prefix_memo *m, const char *path)
@@ -139,7 +112,7 @@ prefix_memo_digest(struct prefix_memo *m, const char *path, int fd,
 	struct memo_entry	*e = slot_for(m, path);
 
 	e->used = ++m->clock;
-	if (e->path != NULL && same_file(e, st) &&
+	if (e->path != NULL && stat_unchanged(&e->st, st) &&
 	    digest_run_len(e->run) == len) {
 		digest_run_sum(e->run, md);
 		return 0;
@@ -157,7 +130,7 @@ prefix_memo_digest(struct prefix_memo *m, const char *path, int fd,
 		drop(e);
 		return -1;
 	}
-	take_stat(e, st);
+	e->st = *st;
 	digest_run_sum(e->run, md);
 	return 0;
 }
@@ -175,7 +148,7 @@ prefix_memo_before(struct prefix_memo *m, int rootfd, const char *path,
 	/* an append inside the summed bytes would change them */
 	if (digest_run_len(e->run) != offset ||
 	    (fd = beneath_open_reg(rootfd, path, O_RDONLY, &st, NULL)) == -1 ||
-	    !same_file(e, &st)) {
+	    !stat_unchanged(&e->st, &st)) {
 		if (fd != -1)
 			close(fd);
 		drop(e);
@@ -212,7 +185,7 @@ prefix_memo_after(struct prefix_memo *m, int rootfd, const char *path)
 	    digest_run_extend(e->run, e->held, (uint64_t)held.st_size) == -1)
 		drop(e);
 	else {
-		take_stat(e, &held);
+		e->st = held;
 		close(e->held);
 		e->held = -1;
 	}

@@ -19,6 +19,7 @@
 #include "batch_int.h"
 #include "beneath.h"
 #include "digest.h"
+#include "fsutil.h"
 #include "log.h"
 #include "xmalloc.h"
 
@@ -141,18 +142,6 @@ ranges_bytes(const struct frame_range *r, size_t n)
 	for (i = 0; i < n; i++)
 		t += r[i].len;
 	return t;
-}
-
-/* Do two stats say the same file, unchanged? */
-static int
-same_file(const struct stat *a, const struct stat *b)
-{
-	return a->st_ino == b->st_ino && a->st_dev == b->st_dev &&
-	    a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
 }
 
 static int
@@ -300,7 +289,7 @@ batch_patch_plan(struct batch *b, size_t d, const struct source_entry *se,
 		return 0;
 	/* Our sums from batch_hash_ahead(), if they are still of this
 	 * file as it is; else made now. */
-	if (!p->summed || !same_file(&p->summed_st, &se->st)) {
+	if (!p->summed || !stat_unchanged(&p->summed_st, &se->st)) {
 		ahead = 0;
 		if (sum_ours(b, p, se->fd, &se->st) == -1)
 			return 0;
