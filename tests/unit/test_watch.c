@@ -38,8 +38,14 @@ struct rec {
 static struct watcher	*w;
 static struct rec	*log_v;
 static size_t		 log_n, log_cap;
-static char		 base[64];
-static char		 r1[96], r2[96], out[96];
+/*
+ * top holds every test's base: made and removed by main(), in the
+ * parent, so a test whose assertion failed (its teardown skipped, in
+ * its forked child) leaves nothing behind either.
+ */
+static char		 top[64];
+static char		 base[96];
+static char		 r1[128], r2[128], out[128];
 static size_t		 churn_dirs;
 
 static int	 modelling;
@@ -321,7 +327,7 @@ sentinel(int root, const char *dir)
 static void
 setup(void)
 {
-	snprintf(base, sizeof(base), "/tmp/test_watch.XXXXXX");
+	snprintf(base, sizeof(base), "%s/t.XXXXXX", top);
 	ck_assert_ptr_nonnull(mkdtemp(base));
 	snprintf(r1, sizeof(r1), "%s/r1", base);
 	snprintf(r2, sizeof(r2), "%s/r2", base);
@@ -1389,9 +1395,15 @@ main(void)
 	    test_random_churn_keeps_every_dir_watched_under_its_name, 0, 4);
 	tcase_add_loop_test(churn, test_churn_with_overflows_is_resynced, 0, 4);
 	suite_add_tcase(s, churn);
+	snprintf(top, sizeof(top), "/tmp/test_watch.XXXXXX");
+	if (mkdtemp(top) == NULL) {
+		perror(top);
+		return 1;
+	}
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
+	nftw(top, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 	return failed == 0 ? 0 : 1;
 }
