@@ -609,12 +609,6 @@ journal_commit_logged(struct journal *j, uint64_t gen, journal_skip_cb *skip,
 	return r;
 }
 
-int
-journal_wal_checkpoint(int rootfd, const char *statedir, struct ls_err *err)
-{
-	return wal_checkpoint(rootfd, statedir, err);
-}
-
 /*
  * Empty the stage dir: what is left there belongs to no committed batch.
  * Names here are ours, not wire paths: an interrupted apply leaves a

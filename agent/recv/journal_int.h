@@ -58,7 +58,6 @@ int	journal_run_op(struct journal *, struct apply *, const struct jop *,
 void	journal_forget_parent(struct journal *);
 /* journal_wal.c: 1 logged, 0 not a batch for the log, -1 error */
 int	wal_log(struct journal *, uint64_t gen, struct ls_err *);
-int	wal_checkpoint(int rootfd, const char *statedir, struct ls_err *);
 int	wal_replay(int rootfd, int stagefd, const char *statedir,
 	    uint64_t *gen, struct ls_err *);
 

@@ -217,7 +217,8 @@ wal_log(struct journal *j, uint64_t gen, struct ls_err *err)
 	/* A long log costs a long replay: past its bound, flush the tree
 	 * and start it again, then log this batch. */
 	if (fstat(fd, &st) == 0 && (uint64_t)st.st_size + rec.len >
-	    JOURNAL_WAL_MAX && wal_checkpoint(j->rootfd, j->statedir, err) == -1)
+	    JOURNAL_WAL_MAX &&
+	    journal_wal_checkpoint(j->rootfd, j->statedir, err) == -1)
 		r = -1;
 	else if ((n = write(fd, rec.data, rec.len)) != (ssize_t)rec.len ||
 	    flush_data(fd) == -1) {
@@ -233,7 +234,8 @@ out:
 }
 
 int
-wal_checkpoint(int rootfd, const char *statedir, struct ls_err *err)
+journal_wal_checkpoint(int rootfd, const char *statedir,
+    struct ls_err *err)
 {
 	struct stat	 st;
 	char		*gen;
@@ -394,7 +396,7 @@ wal_replay(int rootfd, int stagefd, const char *statedir, uint64_t *gen,
 	}
 	buf_release(&b);
 	/* all of it is in the tree, durably: the log starts again */
-	if (r == 1 && wal_checkpoint(rootfd, statedir, err) == -1)
+	if (r == 1 && journal_wal_checkpoint(rootfd, statedir, err) == -1)
 		r = -1;
 	return r == -1 ? -1 : 0;
 }
