@@ -42,14 +42,16 @@
  * a staged regular file into place (one link, no xattrs, none over
  * JOURNAL_WAL_FILE_MAX, JOURNAL_WAL_BATCH_MAX in all: new and rewritten
  * small files, the usual batch) commits with journal_commit_logged():
- * one record holding all its files' bytes and metadata is appended to
+ * one record holding all its files' bytes and metadata is written to
  * the twin's log (state dir, "wal") and flushed, one flush where steps
  * 1 to 4 cost three or more; then its files move into place and the
  * generation is rewritten, unflushed: the record redoes them after a
  * crash. Before any other batch commits, journal_wal_checkpoint() makes
  * the tree durable (one syncfs) and empties the log, so that the log
  * only ever redoes whole files over the tree's last flush, never under
- * a later batch; so does a log past JOURNAL_WAL_MAX.
+ * a later batch; so does a log past JOURNAL_WAL_MAX. Emptied, the log's
+ * file keeps its blocks (up to JOURNAL_WAL_MAX and a batch per twin),
+ * so that a record's flush changes no metadata.
  * After a crash, journal_recover() finishes a journal that has its END
  * line (from the first unfinished phase) or, if it has none, discards
  * the stage: the twin holds the last committed batch, whole. A journal
@@ -60,6 +62,7 @@
 #define LS_JOURNAL_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include "err.h"
 
@@ -73,7 +76,7 @@
 #define JOURNAL_SUM_XATTR	"trusted.layersync.sum"
 #define JOURNAL_WAL_FILE_MAX	(256 * 1024)
 #define JOURNAL_WAL_BATCH_MAX	(4 * 1024 * 1024)
-#define JOURNAL_WAL_MAX		(32 * 1024 * 1024)
+#define JOURNAL_WAL_MAX		(8 * 1024 * 1024)
 
 struct journal;
 
@@ -107,6 +110,8 @@ int		 journal_commit_logged(struct journal *, uint64_t gen,
 		    journal_skip_cb *, void *, struct ls_err *);
 int		 journal_wal_checkpoint(int rootfd, const char *statedir,
 		    struct ls_err *);
+/* Where the log's records end in its file: 0 if it is empty, -1 error. */
+off_t		 journal_wal_end(const char *statedir, struct ls_err *);
 int		 journal_stage_open(int rootfd, const char *upperdir,
 		    struct ls_err *);
 int		 journal_committed(const char *statedir, uint64_t *gen,

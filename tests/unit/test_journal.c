@@ -832,14 +832,16 @@ stage_moves(struct journal *j, const char *const *names,
 	}
 }
 
+/* Where the log's records end: 0 when it is empty. */
 static off_t
-wal_size(void)
+wal_end(void)
 {
-	struct stat	 st;
-	char		 p[160];
+	struct ls_err	 err;
+	off_t		 end;
 
-	snprintf(p, sizeof(p), "%s/wal", statedir);
-	return stat(p, &st) == 0 ? st.st_size : -1;
+	end = journal_wal_end(statedir, &err);
+	ck_assert_msg(end != -1, "%s", err.msg);
+	return end;
 }
 
 static void
@@ -871,7 +873,7 @@ START_TEST(test_logged_batch_is_redone_from_the_log)
 	ck_assert_int_eq(journal_commit_logged(j, 5, NULL, NULL, &err), 1);
 	for (i = 0; i < 3; i++)
 		ck_assert_str_eq(get(rootfd, names[i]), texts[i]);
-	ck_assert_int_gt(wal_size(), 0);
+	ck_assert_int_gt(wal_end(), 0);
 
 	/* the crash kept the log only */
 	for (i = 0; i < 3; i++)
@@ -883,7 +885,7 @@ START_TEST(test_logged_batch_is_redone_from_the_log)
 		ck_assert_int_eq(fstatat(rootfd, names[i], &st, 0), 0);
 		ck_assert_uint_eq(st.st_mode & 07777, 0640);
 	}
-	ck_assert_int_eq(wal_size(), 0);
+	ck_assert_int_eq(wal_end(), 0);
 	/* recovering again changes nothing */
 	ck_assert_uint_eq(recover(), 5);
 	journal_free(j);
@@ -900,16 +902,22 @@ START_TEST(test_torn_record_ends_the_log)
 	static const char *const n2[] = { "y" }, *const t2[] = { "two" };
 	struct journal	*j = journal_new(rootfd, stagefd, statedir);
 	struct ls_err	 err;
-	char		 p[160];
+	char		 p[160], c;
 	off_t		 first;
+	int		 fd;
 
 	stage_moves(j, n1, t1, 1);
 	ck_assert_int_eq(journal_commit_logged(j, 5, NULL, NULL, &err), 1);
-	first = wal_size();
+	first = wal_end();
 	stage_moves(j, n2, t2, 1);
 	ck_assert_int_eq(journal_commit_logged(j, 6, NULL, NULL, &err), 1);
+	/* the last byte of its digest was not written */
 	snprintf(p, sizeof(p), "%s/wal", statedir);
-	ck_assert_int_eq(truncate(p, wal_size() - 2), 0);
+	ck_assert_int_ge(fd = open(p, O_RDWR), 0);
+	ck_assert_int_eq(pread(fd, &c, 1, wal_end() - 1), 1);
+	c ^= 0x5a;
+	ck_assert_int_eq(pwrite(fd, &c, 1, wal_end() - 1), 1);
+	close(fd);
 	unlinkat(rootfd, "x", 0);
 	unlinkat(rootfd, "y", 0);
 	set_gen("4\n");
@@ -935,14 +943,14 @@ START_TEST(test_other_batches_are_not_logged)
 
 	stage_moves(j, n1, t1, 1);
 	ck_assert_int_eq(journal_commit_logged(j, 2, NULL, NULL, &err), 1);
-	ck_assert_int_gt(wal_size(), 0);
+	ck_assert_int_gt(wal_end(), 0);
 
 	stage_moves(j, n1, t1, 1);
 	journal_remove(j, "gone");
 	ck_assert_int_eq(journal_commit_logged(j, 3, NULL, NULL, &err), 0);
 	ck_assert_msg(journal_wal_checkpoint(rootfd, statedir, &err) == 0,
 	    "%s", err.msg);
-	ck_assert_int_eq(wal_size(), 0);
+	ck_assert_int_eq(wal_end(), 0);
 	ck_assert_msg(journal_commit(j, 3, NULL, NULL, &err) == 0, "%s",
 	    err.msg);
 
@@ -954,11 +962,86 @@ START_TEST(test_other_batches_are_not_logged)
 	ck_assert_int_eq(journal_commit_logged(j, 4, NULL, NULL, &err), 0);
 	ck_assert_msg(journal_commit(j, 4, NULL, NULL, &err) == 0, "%s",
 	    err.msg);
-	ck_assert_int_eq(wal_size(), 0);
+	ck_assert_int_eq(wal_end(), 0);
 	ck_assert_uint_eq(recover(), 4);
 	free(s);
 	free(big);
 	journal_free(j);
+}
+END_TEST
+
+/*
+ * Emptying the log keeps its file, and the records after a checkpoint
+ * are written over those before it. A record of before that the new
+ * ones did not reach is still whole in the file, right after the last
+ * new one: it must never be redone (here it would bring back a file a
+ * later batch removed).
+ */
+START_TEST(test_records_before_a_checkpoint_are_never_redone)
+{
+	static const char *const nx[] = { "x" }, *const tx1[] = {
+	    "the first version of x, longer than what comes later" };
+	static const char *const tx2[] = { "x again" };
+	static const char *const ny[] = { "y" }, *const ty[] = {
+	    "y, as long as the first x was, ending where it ended" };
+	struct journal	*j = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+	off_t		 first;
+
+	stage_moves(j, nx, tx1, 1);
+	ck_assert_int_eq(journal_commit_logged(j, 2, NULL, NULL, &err), 1);
+	first = wal_end();
+	stage_moves(j, nx, tx2, 1);
+	ck_assert_int_eq(journal_commit_logged(j, 3, NULL, NULL, &err), 1);
+
+	journal_remove(j, "x");
+	ck_assert_int_eq(journal_commit_logged(j, 4, NULL, NULL, &err), 0);
+	ck_assert_msg(journal_wal_checkpoint(rootfd, statedir, &err) == 0,
+	    "%s", err.msg);
+	ck_assert_int_eq(wal_end(), 0);
+	ck_assert_msg(journal_commit(j, 4, NULL, NULL, &err) == 0, "%s",
+	    err.msg);
+
+	stage_moves(j, ny, ty, 1);
+	ck_assert_int_eq(journal_commit_logged(j, 5, NULL, NULL, &err), 1);
+	/* y's record lies over x's first one: x's second follows it */
+	ck_assert_int_eq(wal_end(), first);
+
+	unlinkat(rootfd, "y", 0);
+	set_gen("4\n");
+	ck_assert_uint_eq(recover(), 5);
+	ck_assert_str_eq(get(rootfd, "y"), ty[0]);
+	ck_assert_ptr_null(get(rootfd, "x"));
+	journal_free(j);
+}
+END_TEST
+
+/*
+ * Two sessions of one twin (an old receiver not yet gone, a new one)
+ * take turns under the twin's lock: the second's record goes after the
+ * first's, not over it.
+ */
+START_TEST(test_two_sessions_log_one_after_the_other)
+{
+	static const char *const na[] = { "a" }, *const ta[] = { "from one" };
+	static const char *const nb[] = { "b" }, *const tb[] = { "from two" };
+	struct journal	*j1 = journal_new(rootfd, stagefd, statedir);
+	struct journal	*j2 = journal_new(rootfd, stagefd, statedir);
+	struct ls_err	 err;
+
+	stage_moves(j1, na, ta, 1);
+	ck_assert_int_eq(journal_commit_logged(j1, 2, NULL, NULL, &err), 1);
+	stage_moves(j2, nb, tb, 1);
+	ck_assert_int_eq(journal_commit_logged(j2, 3, NULL, NULL, &err), 1);
+
+	unlinkat(rootfd, "a", 0);
+	unlinkat(rootfd, "b", 0);
+	set_gen("1\n");
+	ck_assert_uint_eq(recover(), 3);
+	ck_assert_str_eq(get(rootfd, "a"), "from one");
+	ck_assert_str_eq(get(rootfd, "b"), "from two");
+	journal_free(j1);
+	journal_free(j2);
 }
 END_TEST
 
@@ -992,6 +1075,8 @@ main(void)
 		test_logged_batch_is_redone_from_the_log,
 		test_torn_record_ends_the_log,
 		test_other_batches_are_not_logged,
+		test_records_before_a_checkpoint_are_never_redone,
+		test_two_sessions_log_one_after_the_other,
 		NULL
 	};
 
