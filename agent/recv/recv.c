@@ -762,6 +762,29 @@ handle(struct recv *r, const struct frame *f, struct ls_err *err)
 }
 
 /*
+ * sshd hands us the primary's bytes through a pipe; what the pipe cannot
+ * take it keeps in a buffer that it grows 32 KiB at a time, allocating,
+ * copying and clearing the whole buffer at each step. A burst of a few
+ * MiB while we commit the last batch made it do that up to its 2 MiB
+ * channel window: on a fresh session (cold heap, a page fault per page)
+ * the first 4 MiB file took 110-190 ms to arrive instead of 30. A 1 MiB
+ * pipe (the unprivileged limit, fs.pipe-max-size) takes most bursts
+ * whole. Not a pipe (a test's socket): nothing to do.
+ */
+#define RECV_PIPE_SIZE	(1 << 20)
+
+static void
+widen_input(int in)
+{
+	if (fcntl(in, F_GETPIPE_SZ) >= RECV_PIPE_SIZE)
+		return;
+	if (fcntl(in, F_SETPIPE_SZ, RECV_PIPE_SIZE) == -1 && errno != EBADF &&
+	    errno != EINVAL)
+		log_debug("serve: cannot widen the input pipe to %d bytes: %s",
+		    RECV_PIPE_SIZE, strerror(errno));
+}
+
+/*
  * Serve until the primary closes the channel. Returns 0 at a clean end
  * of input (an unfinished batch is simply dropped: the next OPEN's
  * recovery discards its stage), -1 after reporting an error.
@@ -780,6 +803,7 @@ recv_serve(const struct conf *conf, int in, int out)
 	int		 rc = 0, d;
 
 	flush_enable(conf->fsync != 0);
+	widen_input(in);
 	if (!conf->fsync)
 		log_warnx("%s: fsync = false: batches are committed without "
 		    "flushing; a power cut here can lose or tear them",

@@ -21,6 +21,14 @@ ls_on alpha add web >"$TMP/add.out" || fail "add failed: $(cat "$TMP/add.out")"
 grep -q "in step with its twin on beta" "$TMP/add.out" || fail "add did not report the first sync"
 trees_equal web
 note "first full sync equal"
+# The receiver widens the pipe sshd feeds it (recv.c: widen_input); at
+# 64 KiB, sshd's own buffering made a burst crawl on a fresh session.
+rp=$(receivers beta | head -1)
+[ -n "$rp" ] || fail "no receiver on beta"
+psz=$(python3 -c 'import fcntl, os, sys
+fd = os.open("/proc/%s/fd/0" % sys.argv[1], os.O_RDONLY | os.O_NONBLOCK)
+print(fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ))' "$rp") || fail "cannot read the receiver's pipe size"
+[ "$psz" -eq 1048576 ] || fail "the receiver's input pipe holds $psz bytes, not 1 MiB"
 
 # Every kind of change, made by the container itself.
 in_web '
