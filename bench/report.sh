@@ -95,27 +95,95 @@ targets() {
 	}' "$here/targets"
 }
 
-# plot the first full sync of each tool against the layer size
-plot_layer_sync() {
+# The plots, one per benchmark (DIR/BENCH.png), made with gnuplot if it
+# is installed; each reads a data file it writes in DIR and removes.
+GP_HEAD='set terminal pngcairo size 800,480 noenhanced
+set grid; set key left top'
+
+# plot_vs_x BENCH METRIC TITLE XLABEL [log]: each tool's median of METRIC
+# against x (a number); log: both axes logarithmic
+plot_vs_x() {
 	command -v gnuplot >/dev/null 2>&1 || return 0
-	grep -q '^layer_sync .* full ' "$dir/stats.txt" || return 0
+	awk -v b="$1" -v m="$2" '$1 == b && $4 == m { f = 1 } END { exit !f }' \
+		"$dir/stats.txt" || return 0
 	plots=
-	for t in $(awk '$1 == "layer_sync" { print $2 }' "$dir/stats.txt" | sort -u); do
-		awk -v t="$t" '$1 == "layer_sync" && $4 == "full" && $2 == t { print $3, $6 }' \
-			"$dir/stats.txt" | sort -n >"$dir/full-$t.dat"
-		plots="$plots${plots:+, }\"$dir/full-$t.dat\" using 1:2 with linespoints title \"$t\""
+	for t in $(awk -v b="$1" -v m="$2" '$1 == b && $4 == m { print $2 }' "$dir/stats.txt" | sort -u); do
+		awk -v b="$1" -v m="$2" -v t="$t" '$1 == b && $4 == m && $2 == t { print $3, $6 }' \
+			"$dir/stats.txt" | sort -n >"$dir/plot-$t.dat"
+		plots="$plots${plots:+, }\"$dir/plot-$t.dat\" using 1:2 with linespoints title \"$t\""
 	done
 	gnuplot <<-GP
-	set terminal pngcairo size 800,480 noenhanced
-	set output "$dir/layer_sync.png"
-	set title "First full sync of a layer (median)"
-	set xlabel "layer size (MB)"; set ylabel "ms"; set key left top; set grid
+	$GP_HEAD
+	set output "$dir/$1.png"
+	set title "$3 (median)"
+	set xlabel "$4"; set ylabel "ms"
+	${5:+set logscale xy}
 	plot $plots
 	GP
-	rm -f "$dir"/full-*.dat
+	rm -f "$dir"/plot-*.dat
 }
 
-plot_layer_sync
+# plot_lag: each tool's p99 lag per load, and the burst's total, as bars
+# on a log scale (the tools differ a hundredfold)
+plot_lag() {
+	command -v gnuplot >/dev/null 2>&1 || return 0
+	tools=$(awk '$1 == "lag" && $4 == "p99_ms" { print $2 }' "$dir/stats.txt" | sort -u)
+	[ -n "$tools" ] || return 0
+	# shellcheck disable=SC2086
+	awk -v tools="$tools" '
+	BEGIN { nt = split(tools, t, "\n"); line = "load"
+		for (i = 1; i <= nt; i++) line = line " " t[i]
+		print line }
+	$1 == "lag" && (($4 == "p99_ms" && $3 != "burst") || ($3 == "burst" && $4 == "ms")) {
+		v[$3, $2] = $6; if (!($3 in seen)) { seen[$3] = 1; loads[++nl] = $3 } }
+	END { for (j = 1; j <= nl; j++) { line = loads[j]
+		for (i = 1; i <= nt; i++) line = line " " (((loads[j], t[i]) in v) ? v[loads[j], t[i]] : "?")
+		print line } }' "$dir/stats.txt" >"$dir/plot-lag.dat"
+	n=$(echo "$tools" | wc -l)
+	gnuplot <<-GP
+	$GP_HEAD
+	set output "$dir/lag.png"
+	set title "Replication lag: p99 per load, the burst's total (median of the runs)"
+	set ylabel "ms (log scale)"; set logscale y; set yrange [0.5:*]
+	set datafile missing "?"
+	set style data histogram; set style histogram cluster gap 1
+	set style fill solid 0.8 border -1; set key outside right top
+	plot for [i=2:$((n + 1))] "$dir/plot-lag.dat" using i:xtic(1) title columnheader(i)
+	GP
+	rm -f "$dir/plot-lag.dat"
+}
+
+# plot_failover: each trial's failover time, sorted, against the share
+# of trials at or below it (the distribution, not just its median)
+plot_failover() {
+	command -v gnuplot >/dev/null 2>&1 || return 0
+	plots=
+	for how in cut kill; do
+		awk -F, -v h="$how" '$1 == "failover" && $3 == h && $5 == "failover_ms" { print $6 }' \
+			"$csv" | sort -n | awk '{ v[++n] = $1 } END { for (i = 1; i <= n; i++) print v[i], i / n }' \
+			>"$dir/plot-$how.dat"
+		[ -s "$dir/plot-$how.dat" ] || continue
+		plots="$plots${plots:+, }\"$dir/plot-$how.dat\" using 1:2 with steps lw 2 title \"$how ($(wc -l <"$dir/plot-$how.dat") trials)\""
+	done
+	if [ -n "$plots" ]; then
+		gnuplot <<-GP
+		$GP_HEAD
+		set output "$dir/failover.png"
+		set title "Failover: primary lost to the VIP answering from the standby"
+		set xlabel "ms"; set ylabel "share of trials"; set yrange [0:1.05]
+		set key right bottom
+		plot $plots
+		GP
+	fi
+	rm -f "$dir/plot-cut.dat" "$dir/plot-kill.dat"
+}
+
+plot_vs_x layer_sync full "First full sync of a layer" "layer size (MB)"
+plot_vs_x many avg_ms "Sync time per container, all changed" "containers on one host"
+plot_vs_x ckpt_cost sync_ms "Standby in step: layersync (layer mode) against podman checkpoint, copy, restore" \
+	"service memory (MB)" log
+plot_lag
+plot_failover
 {
 	echo "# layersync benchmarks"
 	echo
