@@ -16,10 +16,7 @@
 . "$(dirname "$0")/vrrplib.sh"
 
 vrrp_setup
-img=$("$LAB" exec alpha podman images -q | head -1)
-"$LAB" exec alpha podman run -d --name counter --network none "$img" sh -c \
-	'i=0; while :; do i=$((i+1)); echo $i >/tmp/count.tmp; mv /tmp/count.tmp /tmp/count; sleep 0.1; done' >/dev/null ||
-	fail "cannot run the counter container"
+counter_run
 # A criu that fails 'criu check' (here: one that is not there): add
 # refuses stateful mode and says why.
 CONF=/etc/netns/alpha/layersync/test.conf

@@ -22,12 +22,22 @@
 #                        into $TMP/sample ("MS alpha=0|1 beta=0|1")
 #   sample_stop          stops it and fails if any sample saw both running
 #   now_ms               milliseconds, wall clock
+#   counter_run          run "counter" on alpha: a shell variable (memory
+#                        only) counted up and written to /tmp/count every
+#                        100 ms, for the stateful (CRIU) tests
 
 ALPHA_MAC=02:4c:53:00:00:01
 BETA_MAC=02:4c:53:00:00:02
 VIP=$("$LAB" vip)
 
 now_ms() { date +%s%3N; }
+
+counter_run() {
+	"$LAB" exec alpha podman run -d --name counter --network none \
+		"$("$LAB" exec alpha podman images -q | head -1)" sh -c \
+		'i=0; while :; do i=$((i+1)); echo $i >/tmp/count.tmp; mv /tmp/count.tmp /tmp/count; sleep 0.1; done' \
+		>/dev/null || fail "cannot run the counter container"
+}
 
 vip_on() { "$LAB" vip-host; }
 
