@@ -282,6 +282,34 @@ loop_add_child(struct loop *l, pid_t pid, long timeout_ms, loop_child_cb *cb,
 	loop_reap(l);
 }
 
+static void
+loop_child_ignored(struct loop *l, pid_t pid, int status, int timedout,
+    void *arg)
+{
+	(void)l;
+	(void)pid;
+	(void)status;
+	(void)timedout;
+	(void)arg;
+}
+
+/*
+ * The child's owner goes away first, and frees what it gave as the
+ * callback's argument: the child is still reaped, and killed at its
+ * deadline, but nothing of its owner's is called.
+ */
+void
+loop_ignore_child(struct loop *l, pid_t pid)
+{
+	struct loop_child	*c;
+
+	LIST_FOREACH(c, &l->children, entry)
+		if (c->pid == pid) {
+			c->cb = loop_child_ignored;
+			c->arg = NULL;
+		}
+}
+
 void
 loop_before_sleep(struct loop *l, loop_sleep_cb *cb, void *arg)
 {

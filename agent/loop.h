@@ -6,7 +6,8 @@
  * read from one signalfd; SIGCHLD is consumed by the loop itself,
  * which reaps children and calls the callback given to
  * loop_add_child(), or kills the child's process group when its
- * deadline passes. The before_sleep callback runs at the top of every
+ * deadline passes; loop_ignore_child() is for an owner that goes away
+ * before its child ends. The before_sleep callback runs at the top of every
  * turn; loop_wake() asks for another turn before sleeping. No callback
  * may block.
  */
@@ -39,6 +40,7 @@ int		 loop_add_signal(struct loop *, int signo, loop_signal_cb *,
 		    void *);
 void		 loop_add_child(struct loop *, pid_t, long timeout_ms,
 		    loop_child_cb *, void *);
+void		 loop_ignore_child(struct loop *, pid_t);
 void		 loop_before_sleep(struct loop *, loop_sleep_cb *, void *);
 void		 loop_wake(struct loop *);
 int		 loop_run(struct loop *);

@@ -30,11 +30,6 @@
 #define CKPT_REQUEST_TIMEOUT_MS	120000	/* `checkpoint` gives up */
 #define CKPT_DEDUPE_MAX		(1024 * 1024)	/* bytes compared in the loop */
 
-/* The child's link back: the ckpt may be freed while the child runs. */
-struct ckpt_job {
-	struct ckpt	*ck;
-};
-
 static char *
 ckpt_dir(const struct ckpt *ck)
 {
@@ -91,8 +86,8 @@ ckpt_free(struct ckpt *ck)
 {
 	if (ck == NULL)
 		return;
-	if (ck->job != NULL)
-		ck->job->ck = NULL;	/* its exit is ignored */
+	if (ck->taker != 0)	/* its exit is ignored; it is still reaped */
+		loop_ignore_child(ck->taker_loop, ck->taker);
 	waiters_done(ck, 0, 0, "checkpoint: the container is no longer "
 	    "replicated here");
 	container_free(ck->stream);
@@ -253,16 +248,12 @@ fail:
 static void
 on_taken(struct loop *l, pid_t pid, int status, int timedout, void *arg)
 {
-	struct ckpt_job	*job = arg;
-	struct ckpt	*ck = job->ck;
+	struct ckpt	*ck = arg;
 	char		*dir, *why;
 
 	(void)l;
 	(void)pid;
-	free(job);
-	if (ck == NULL)
-		return;
-	ck->job = NULL;
+	ck->taker = 0;
 	if (!timedout && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		ck->state = CKPT_READY;
 		ck->last_error[0] = '\0';
@@ -301,10 +292,10 @@ take(struct ckpt *ck, struct loop *loop, const struct conf *conf,
 		waiters_done(ck, 0, 0, err.msg);
 		return;
 	}
-	ck->job = xcalloc(1, sizeof(*ck->job));
-	ck->job->ck = ck;
+	ck->taker = pid;
+	ck->taker_loop = loop;
 	ck->state = CKPT_TAKING;
-	loop_add_child(loop, pid, CKPT_TAKE_TIMEOUT_MS, on_taken, ck->job);
+	loop_add_child(loop, pid, CKPT_TAKE_TIMEOUT_MS, on_taken, ck);
 }
 
 /*

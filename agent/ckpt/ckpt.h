@@ -20,6 +20,7 @@
 #define LS_CKPT_H
 
 #include <stdint.h>
+#include <sys/types.h>
 
 #include <bsd/sys/queue.h>
 
@@ -46,14 +47,13 @@ struct ckpt_waiter {
 };
 TAILQ_HEAD(ckpt_waiters, ckpt_waiter);
 
-struct ckpt_job;
-
 struct ckpt {
 	struct container	*owner;
 	struct container	*stream;	/* ships ckpt/tree */
 	struct ckpt_opts	 opts;
 	enum ckpt_state		 state;
-	struct ckpt_job		*job;		/* the child taking one */
+	pid_t			 taker;		/* the child taking one, 0: none */
+	struct loop		*taker_loop;	/* that watches it */
 	long long		 due;		/* the next periodic one */
 	int			 requested;	/* `checkpoint` asked for one */
 	uint64_t		 taken;		/* swapped in since the start */
