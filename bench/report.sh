@@ -129,7 +129,6 @@ plot_lag() {
 	command -v gnuplot >/dev/null 2>&1 || return 0
 	tools=$(awk '$1 == "lag" && $4 == "p99_ms" { print $2 }' "$dir/stats.txt" | sort -u)
 	[ -n "$tools" ] || return 0
-	# shellcheck disable=SC2086
 	awk -v tools="$tools" '
 	BEGIN { nt = split(tools, t, "\n"); line = "load"
 		for (i = 1; i <= nt; i++) line = line " " t[i]

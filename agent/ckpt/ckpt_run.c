@@ -378,27 +378,23 @@ pack_start(char **argv, struct packer *p, struct ls_err *err)
 static int
 pack_wait(struct packer *p, struct ls_err *err)
 {
-	char	 msg[LS_ERR_LEN];
-	size_t	 len = 0;
-	ssize_t	 n;
-	int	 status = 0;
+	struct buf	 msg;
+	int		 status = 0, r = -1;
 
-	while (len < sizeof(msg) - 1 && ((n = read(p->fd, msg + len,
-	    sizeof(msg) - 1 - len)) > 0 || (n == -1 && errno == EINTR)))
-		if (n > 0)
-			len += (size_t)n;
-	msg[len] = '\0';
+	buf_init(&msg);
+	(void)read_fd(p->fd, &msg);	/* what came is the message */
 	close(p->fd);
 	while (waitpid(p->pid, &status, 0) == -1 && errno == EINTR)
 		;
 	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-		return 0;
-	if (len > 0)
-		ls_err_set(err, "%s", msg);
+		r = 0;
+	else if (msg.len > 0)
+		ls_err_set(err, "%.*s", (int)msg.len, msg.data);
 	else
 		ls_err_set(err, "packing the checkpoint: the child ended with "
 		    "status %d", status);
-	return -1;
+	buf_release(&msg);
+	return r;
 }
 
 /* Rename the twin aside; a failure may be a twin an earlier restore set

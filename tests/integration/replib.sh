@@ -3,7 +3,9 @@
 #   repl_setup           lab up, test configs on both hosts whose peer runs
 #                        $LAYERSYNC, clean layersync state, cleanup on exit
 #   ls_on HOST ARGS...   run layersync with the test config in HOST
-#   daemon_start HOST    start the agent in HOST (log in $TMP/HOST.log)
+#   daemon_start HOST [VAR=VALUE...]
+#                        start the agent in HOST (log in $TMP/HOST.log),
+#                        with those variables in its environment
 #   daemon_stop HOST     SIGTERM it; fail unless it exits 0 (under ASan a
 #                        leak makes the exit status non-zero)
 #   upper HOST NAME      the upperdir of container NAME in HOST
@@ -55,10 +57,12 @@ ls_on() {
 daemon_up() { ls_on "$1" status >/dev/null 2>&1; }
 
 daemon_start() {
-	"$LAB" exec "$1" "$LS" -c $TESTCONF daemon -v 2>>"$TMP/$1.log" &
-	echo $! >"$TMP/$1.pid"
-	wait_for 10 daemon_up "$1" ||
-		fail "$1: daemon did not start: $(tail -5 "$TMP/$1.log")"
+	_ds_host=$1
+	shift
+	"$LAB" exec "$_ds_host" env "$@" "$LS" -c $TESTCONF daemon -v 2>>"$TMP/$_ds_host.log" &
+	echo $! >"$TMP/$_ds_host.pid"
+	wait_for 10 daemon_up "$_ds_host" ||
+		fail "$_ds_host: daemon did not start: $(tail -5 "$TMP/$_ds_host.log")"
 }
 
 daemon_stop() {

@@ -25,9 +25,7 @@ mkdir -p "$TMP/bin"
 printf '#!/bin/sh\necho "tar: made to fail by %s" >&2\nexit 2\n' "$TEST" >"$TMP/bin/tar"
 chmod +x "$TMP/bin/tar"
 daemon_stop beta
-"$LAB" exec beta env PATH="$TMP/bin:$PATH" "$LS" -c $TESTCONF daemon -v 2>>"$TMP/beta.log" &
-echo $! >"$TMP/beta.pid"
-wait_for 10 daemon_up beta || fail "beta's daemon did not start again: $(tail -5 "$TMP/beta.log")"
+daemon_start beta PATH="$TMP/bin:$PATH"
 
 ip -n labnet link set v-alpha down
 wait_for 20 eval '[ "$(vip_on)" = beta ]' || fail "the VIP did not move to beta"
